@@ -1,0 +1,103 @@
+"""Command line: ``paddle-optim {train,check,lr-plot,compare}`` (also ``python -m paddle_optim``).
+
+Each sub-command is a thin adapter over a library function; heavy imports (Paddle) happen inside
+the handlers so that ``--help`` is instant. Every :class:`~paddle_optim.errors.UserError` becomes one
+``error: ...`` line per problem on stderr and exit code 2, without a traceback.
+"""
+import argparse
+import sys
+from typing import List, Optional
+
+from .errors import EXIT_USER_ERROR, UserError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", required=True, help="YAML config file")
+    parser.add_argument("-o", "--override", action="append", default=[], metavar="Section.key=value",
+                        help="override one config value (parsed as YAML); may repeat")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .training.runner import train_command
+    return train_command(args)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .check import check_command
+    return check_command(args)
+
+
+def _lr_plot(args: argparse.Namespace) -> int:
+    from .schedulers.preview import lr_plot_command
+    return lr_plot_command(args)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import compare_command
+    return compare_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paddle-optim",
+        description="RAdam / Lookahead / Ranger for PaddlePaddle and YAML-driven training.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("train", help="train a model from a YAML config")
+    _add_config_args(p)
+    p.add_argument("--resume", nargs="?", const="auto", default=None, metavar="PATH",
+                   help="continue from a checkpoint; without PATH, the newest complete one in the run's output dir")
+    p.add_argument("--nproc", type=_positive_int, default=None, metavar="N",
+                   help="launch N processes with paddle.distributed.launch (one per GPU, or CPU/gloo)")
+    p.set_defaults(handler=_train)
+
+    p = sub.add_parser("check", help="validate a config and warn about common schedule mistakes")
+    _add_config_args(p)
+    p.set_defaults(handler=_check)
+
+    p = sub.add_parser("lr-plot", help="preview the learning-rate and momentum schedule of a config")
+    _add_config_args(p)
+    p.add_argument("--out", default="lr.png", help="PNG to write; a CSV with the same stem is written beside it")
+    p.add_argument("--steps-per-epoch", type=_positive_int, default=None, metavar="N",
+                   help="optimizer steps per epoch, when the data set is not available")
+    p.set_defaults(handler=_lr_plot)
+
+    p = sub.add_parser("compare", help="sweep optimizers x learning rates x seeds and report")
+    _add_config_args(p)
+    p.add_argument("--optimizers", default="Momentum,AdamW,RAdam,Ranger", help="comma-separated names")
+    p.add_argument("--lr", default=None, help="comma-separated learning rates (default: the config's)")
+    p.add_argument("--seeds", type=_positive_int, default=1, help="number of seeds per cell")
+    p.add_argument("--schedulers", default=None, help="comma-separated LRScheduler names (default: the config's)")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="override Global.epochs")
+    p.add_argument("--out", default="compare_out", help="output directory for runs, report.md, CSV/JSON and plots")
+    p.add_argument("--jobs", type=_positive_int, default=1, help="training runs in parallel")
+    p.set_defaults(handler=_compare)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except UserError as err:
+        for line in err.problems:
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""User-facing errors.
+
+Anything the *user* got wrong (a config key, a value out of range, a missing file) is raised as a
+:class:`UserError`. The CLI prints its lines to stderr, one problem per line, and exits with code 2
+without a traceback. Programming errors stay ordinary exceptions so that they keep their traceback.
+"""
+from typing import Iterable, List, Union
+
+EXIT_USER_ERROR = 2
+
+
+class UserError(Exception):
+    """One or more problems with the user's input, each a self-contained line."""
+
+    def __init__(self, problems: Union[str, Iterable[str]]):
+        self.problems: List[str] = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+    @classmethod
+    def combine(cls, errors: Iterable["UserError"]) -> "UserError":
+        """Merge several errors into one that reports every line."""
+        return cls([line for err in errors for line in err.problems])
+
+
+class ConfigError(UserError):
+    """A problem at one key of the configuration, reported as ``<key path>: <message>``."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        self.message = message
+        super().__init__(f"{key}: {message}" if key else message)

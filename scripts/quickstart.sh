@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Fresh machine -> trained model: sets up .venv/paddle2.6 (Paddle 2.6.2 CPU, the Docker image's API)
+# and trains configs/quickstart.yaml (scikit-learn's bundled 8x8 digits, no download) on the CPU.
+# Extra arguments go to `paddle-optim train`, e.g. -o Global.epochs=5.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/_env.sh
+ensure_env paddle2.6 . "paddlepaddle==2.6.2" "numpy<2"
+exec "$ENV_PY" -m paddle_optim train -c configs/quickstart.yaml "$@"

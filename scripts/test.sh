@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Fresh machine -> whole test suite, under both supported Paddle lines:
+#   .venv/paddle2.6  paddlepaddle 2.6.2 + numpy 1.x (the API of the Docker image; primary)
+#   .venv/paddle3    paddlepaddle 3.x
+# torch 2.13 (CPU) is installed as an independent oracle for the optimizer parity tests.
+# Extra arguments go to pytest (e.g. -k radam). Exits non-zero if any test fails under either line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/_env.sh
+status=0
+for line in "paddle2.6|paddlepaddle==2.6.2|numpy<2" "paddle3|paddlepaddle>=3.0,<4|numpy"; do
+    IFS='|' read -r name paddle_spec numpy_spec <<<"$line"
+    echo "=== $name: setting up"
+    ensure_env "$name" ".[test]" "$paddle_spec" "$numpy_spec" "torch==2.13.0"
+    echo "=== $name: $("$ENV_PY" -c 'import zlib, paddle; print("paddle", paddle.__version__)' 2>/dev/null)"
+    "$ENV_PY" -m pytest "$@" || status=1
+done
+exit $status
