@@ -1,0 +1,1 @@
+"""Training: the loop, evaluation, checkpoints, AMP, distributed helpers and logging."""
