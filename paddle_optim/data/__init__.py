@@ -1,0 +1,209 @@
+"""Built-in and user data sets, and the ``Data`` config section.
+
+``Data.dataset.name`` selects one of :data:`DATASETS` or a user factory by import path:
+
+==============  ==========================================================================================
+``digits``      scikit-learn's bundled 8x8 handwritten digits, fixed seeded stratified split (offline)
+``synthetic``   Gaussian class clusters generated from a seed (tests, benchmarks)
+``npz``         ``.npz`` arrays ``x``/``y`` (keys configurable), optional separate validation file
+``folder``      images in ``DatasetFolder`` layout (``train_dir/<class>/<img>``)
+``pkg.mod:fn``  ``fn(mode="train"|"val", **kwargs)`` returning a ``paddle.io.Dataset``
+==============  ==========================================================================================
+"""
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping, Tuple
+
+from ..config.schema import REQUIRED, Field, Range, join_key, unknown_name_message, validate_section
+from ..errors import ConfigError
+
+FRACTION = Range(0.0, 1.0, low_inclusive=False, high_inclusive=False)
+POSITIVE = Range(1)
+
+
+@dataclass(frozen=True)
+class DatasetKind:
+    name: str
+    description: str
+    fields: Mapping[str, Field]
+
+
+DATASETS: Dict[str, DatasetKind] = {k.name: k for k in [
+    DatasetKind("digits", "scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes), offline", {
+        "val_fraction": Field((float,), 0.2, FRACTION, help="share of each class held out for validation"),
+        "split_seed": Field((int,), 0, help="seed of the fixed train/val split"),
+        "as_image": Field((bool,), False, help="samples shaped (1, 8, 8) for CNNs instead of (64,)"),
+    }),
+    DatasetKind("synthetic", "Gaussian class clusters generated from a seed", {
+        "num_samples": Field((int,), 1024, POSITIVE), "num_val": Field((int,), 256, POSITIVE),
+        "num_features": Field((int,), 16, POSITIVE), "num_classes": Field((int,), 4, Range(2)),
+        "noise": Field((float,), 1.0, Range(0.0)), "separation": Field((float,), 2.0, Range(0.0)),
+        "seed": Field((int,), 0), "shape": Field((list,), None, help="reshape each sample, e.g. [1, 4, 4]"),
+    }),
+    DatasetKind("npz", "numpy .npz arrays", {
+        "train": Field((str,), help="path of the training .npz"),
+        "val": Field((str,), None, help="path of the validation .npz (default: split off the training file)"),
+        "val_fraction": Field((float,), 0.2, FRACTION), "split_seed": Field((int,), 0),
+        "x_key": Field((str,), "x"), "y_key": Field((str,), "y"),
+        "num_classes": Field((int,), None, Range(2), help="default: max label + 1"),
+    }),
+    DatasetKind("folder", "images in paddle.vision DatasetFolder layout (root/<class>/<image>)", {
+        "train_dir": Field((str,)), "val_dir": Field((str,)),
+        "image_size": Field((list,), [32, 32]), "mean": Field((list,), [0.5, 0.5, 0.5]),
+        "std": Field((list,), [0.5, 0.5, 0.5]),
+    }),
+]}
+
+USER_FIELDS = {"kwargs": Field((dict,), {}), "num_classes": Field((int,), REQUIRED, Range(2))}
+
+DATA_FIELDS = {
+    "dataset": Field((dict,), help="e.g. {name: digits}"),
+    "batch_size": Field((int,), 64, POSITIVE, help="samples per process per micro-batch"),
+    "eval_batch_size": Field((int,), None, POSITIVE, help="default: batch_size"),
+    "drop_last": Field((bool,), False),
+    "shuffle": Field((bool,), True),
+    "num_workers": Field((int,), 0, Range(0), help="DataLoader workers (image folders / user data sets)"),
+}
+
+
+def validate_dataset(raw: Any, path: str) -> Tuple[Dict[str, Any], List[ConfigError]]:
+    """Resolve ``Data.dataset``; files and folders must exist, user factories must import."""
+    from ..models.import_path import check_kwargs, is_import_path, load_object
+
+    if not isinstance(raw, Mapping) or "name" not in raw:
+        return {}, [ConfigError(join_key(path, "name"), f"is required; allowed: {', '.join(DATASETS)} "
+                                "or an import path 'package.module:factory'")]
+    name = raw["name"]
+    if is_import_path(name):
+        resolved, errors = validate_section(raw, dict(USER_FIELDS, name=Field((str,))), path)
+        try:
+            factory = load_object(name, join_key(path, "name"))
+        except ConfigError as err:
+            return resolved, errors + [err]
+        errors += check_kwargs(factory, dict(resolved.get("kwargs") or {}, mode="train"), join_key(path, "kwargs"),
+                               reserved=("mode",))
+        return resolved, errors
+    if name not in DATASETS:
+        return {}, [ConfigError(join_key(path, "name"), unknown_name_message("dataset", name, DATASETS) +
+                                " (or an import path 'package.module:factory')")]
+    resolved, errors = validate_section(raw, dict(DATASETS[name].fields, name=Field((str,))), path)
+    for key in ("train", "val"):
+        if name == "npz" and resolved.get(key) and not os.path.isfile(resolved[key]):
+            errors.append(ConfigError(join_key(path, key), f"file not found: {resolved[key]}"))
+    for key in ("train_dir", "val_dir"):
+        if name == "folder" and resolved.get(key) and not os.path.isdir(resolved[key]):
+            errors.append(ConfigError(join_key(path, key), f"directory not found: {resolved[key]}"))
+    return resolved, errors
+
+
+def validate_data_section(raw: Any, path: str) -> Tuple[Dict[str, Any], List[ConfigError]]:
+    resolved, errors = validate_section(raw, DATA_FIELDS, path)
+    if "dataset" in resolved:
+        resolved["dataset"], more = validate_dataset(resolved["dataset"], join_key(path, "dataset"))
+        errors += more
+    if resolved.get("eval_batch_size") is None and "batch_size" in resolved:
+        resolved["eval_batch_size"] = resolved["batch_size"]
+    return resolved, errors
+
+
+def _user_factory(section: Mapping[str, Any]) -> Callable:
+    from ..models.import_path import load_object
+
+    return load_object(section["name"], "Data.dataset.name")
+
+
+def num_train_samples(data_section: Mapping[str, Any]) -> int:
+    """Size of the training set of a resolved ``Data`` section, reading no more than needed."""
+    ds = data_section["dataset"]
+    name = ds["name"]
+    if name == "digits":
+        from .digits import load_digits
+
+        y = load_digits()[1]
+        return len(y) - _held_out(y, ds["val_fraction"])
+    if name == "synthetic":
+        return ds["num_samples"]
+    if name == "npz":
+        y = npz_labels(ds)
+        return len(y) if ds["val"] else len(y) - _held_out(y, ds["val_fraction"])
+    if name == "folder":
+        from .folder import count_images
+
+        return count_images(ds["train_dir"])
+    return len(_user_factory(ds)(mode="train", **ds["kwargs"]))
+
+
+def npz_labels(ds: Mapping[str, Any]):
+    import numpy as np
+
+    with np.load(ds["train"]) as npz:
+        return npz[ds["y_key"]]
+
+
+def _held_out(y, val_fraction: float) -> int:
+    """Validation samples taken out by :func:`~paddle_optim.data.arrays.split_train_val`."""
+    import numpy as np
+
+    return sum(int(round(np.sum(y == c) * val_fraction)) for c in np.unique(y))
+
+
+def build_datasets(data_section: Mapping[str, Any]):
+    """``(train_dataset, val_dataset, DatasetInfo)`` of a resolved ``Data`` section."""
+    from .arrays import ArrayDataset, DatasetInfo, split_train_val
+
+    ds = data_section["dataset"]
+    name = ds["name"]
+    if name == "digits":
+        from .digits import load_digits
+
+        x, y = load_digits(ds["as_image"])
+        xt, yt, xv, yv = split_train_val(x, y, ds["val_fraction"], ds["split_seed"])
+        return ArrayDataset(xt, yt, 10), ArrayDataset(xv, yv, 10), DatasetInfo(tuple(xt.shape[1:]), 10)
+    if name == "synthetic":
+        from .synthetic import make_blobs
+
+        x, y = make_blobs(ds["num_samples"] + ds["num_val"], ds["num_features"], ds["num_classes"], ds["noise"],
+                          ds["separation"], ds["seed"], ds["shape"])
+        n = ds["num_samples"]
+        train = ArrayDataset(x[:n], y[:n], ds["num_classes"])
+        return train, ArrayDataset(x[n:], y[n:], ds["num_classes"]), train.info
+    if name == "npz":
+        return _npz_datasets(ds)
+    if name == "folder":
+        from .folder import image_folder
+
+        train = image_folder(ds["train_dir"], ds["image_size"], ds["mean"], ds["std"])
+        val = image_folder(ds["val_dir"], ds["image_size"], ds["mean"], ds["std"])
+        if train.classes != val.classes:
+            raise ConfigError("Data.dataset.val_dir", f"class folders differ from train_dir: {val.classes} vs {train.classes}")
+        shape = (3,) + tuple(ds["image_size"])
+        return train, val, DatasetInfo(shape, len(train.classes))
+    factory = _user_factory(ds)
+    train, val = factory(mode="train", **ds["kwargs"]), factory(mode="val", **ds["kwargs"])
+    import numpy as np
+
+    return train, val, DatasetInfo(tuple(np.shape(train[0][0])), ds["num_classes"])
+
+
+def _npz_datasets(ds: Mapping[str, Any]):
+    import numpy as np
+
+    from .arrays import ArrayDataset, DatasetInfo, split_train_val
+
+    def read(path: str, key_path: str):
+        with np.load(path) as npz:
+            for key in (ds["x_key"], ds["y_key"]):
+                if key not in npz.files:
+                    raise ConfigError(key_path, f"{path} has no array '{key}'; it has: {', '.join(npz.files)}")
+            return npz[ds["x_key"]], npz[ds["y_key"]]
+
+    x, y = read(ds["train"], "Data.dataset.train")
+    if ds["val"]:
+        xv, yv = read(ds["val"], "Data.dataset.val")
+    else:
+        x, y, xv, yv = split_train_val(x, y, ds["val_fraction"], ds["split_seed"])
+    num_classes = ds["num_classes"] or int(max(y.max(), yv.max())) + 1
+    return ArrayDataset(x, y, num_classes), ArrayDataset(xv, yv, num_classes), DatasetInfo(tuple(x.shape[1:]), num_classes)
+
+
+__all__ = ["DATASETS", "build_datasets", "num_train_samples", "validate_data_section", "validate_dataset"]
