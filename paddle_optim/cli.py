@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive_int, default=None, help="override Global.epochs")
     p.add_argument("--out", default="compare_out", help="output directory for runs, report.md, CSV/JSON and plots")
     p.add_argument("--jobs", type=_positive_int, default=1, help="training runs in parallel")
+    p.add_argument("--target", type=float, default=None,
+                   help="metric value for 'steps to target' (default: 0.98 x the best metric of any run)")
+    p.add_argument("--nproc", type=_positive_int, default=None, metavar="N",
+                   help="run each cell with `train --nproc N` (N ranks via paddle.distributed.launch)")
     p.set_defaults(handler=_compare)
     return parser
 

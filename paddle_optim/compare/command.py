@@ -1,0 +1,96 @@
+"""``paddle-optim compare``: plan the grid, validate it, run it, report it."""
+import os
+import shlex
+from typing import Any, Dict, List, Sequence
+
+from ..config import apply_overrides, load_config
+from ..config.resolve import resolve_config
+from ..errors import UserError
+from . import aggregate, grid
+from .aggregate import RunResult
+from .plots import write_plots
+from .report import best_table, write_results
+from .runner import make_job, run_jobs
+from .runs import FINISHED, read_run
+
+
+def compare_command(args) -> int:
+    """Entry point of the sub-command (``args`` from :func:`paddle_optim.cli.build_parser`).
+
+    Returns 0 when at least one run finished (failed cells are recorded in the report, not fatal),
+    1 when none did.
+    """
+    _refuse_inside_launch()
+    base = load_config(args.config, args.override)
+    cells = grid.expand_grid(
+        grid.parse_names(args.optimizers, "--optimizers"),
+        grid.parse_learning_rates(args.lr) if args.lr else [grid.base_learning_rate(base)],
+        [grid.base_seed(base) + i for i in range(args.seeds)],
+        grid.parse_names(args.schedulers, "--schedulers") if args.schedulers else [grid.CONFIG_SCHEDULER])
+    overrides = {cell: grid.cell_overrides(cell, base, args.epochs) for cell in cells}
+    validate_cells(base, overrides)
+    os.makedirs(args.out, exist_ok=True)
+    jobs = [make_job(cell, args.out, args.config, list(args.override) + overrides[cell], args.nproc)
+            for cell in cells]
+    print(f"compare: {len(jobs)} runs ({len(set(c.optimizer for c in cells))} optimizers), "
+          f"{args.jobs} at a time, into {os.path.abspath(args.out)}", flush=True)
+    run_jobs(jobs, args.config, args.jobs, echo=lambda line: print(line, flush=True))
+
+    records = {job.cell: read_run(job.run_dir) for job in jobs}
+    target = args.target if args.target is not None else aggregate.default_target(records.values())
+    results = [RunResult(job.cell, job.run_dir, records[job.cell], target) for job in jobs]
+    settings = aggregate.group_settings(results)
+    metric = next((r.metrics["metric_name"] for r in records.values() if r.metrics.get("metric_name")), "metric")
+    context = {"command": reproduce_command(args), "config": args.config, "seeds": args.seeds,
+               "metric_name": metric,
+               "target_source": "--target" if args.target is not None else
+               f"{aggregate.DEFAULT_TARGET_FRACTION:g} x the best {metric} of any run"}
+    paths = list(write_results(args.out, results, settings, target, context).values())
+    paths += write_plots(args.out, settings, metric)
+    print("\n".join(best_table(settings, metric, any(c.scheduler != grid.CONFIG_SCHEDULER for c in cells))))
+    print("wrote " + ", ".join(paths))
+    return 0 if any(r.status == FINISHED for r in results) else 1
+
+
+def validate_cells(base: Dict[str, Any], overrides: Dict[grid.Cell, List[str]]) -> None:
+    """Resolve one config per optimizer x scheduler before anything runs, reporting every problem once.
+
+    A misspelled optimizer or a scheduler that needs arguments would otherwise fail every one of
+    its cells, minutes later, one traceback-free log at a time.
+    """
+    problems: List[str] = []
+    checked = set()
+    for cell, cell_overrides in overrides.items():
+        if (cell.optimizer, cell.scheduler) in checked:
+            continue
+        checked.add((cell.optimizer, cell.scheduler))
+        try:
+            resolve_config(apply_overrides(base, cell_overrides))
+        except UserError as err:
+            label = cell.optimizer if cell.scheduler == grid.CONFIG_SCHEDULER else f"{cell.optimizer} + {cell.scheduler}"
+            problems += [f"{label}: {line}" for line in err.problems if f"{label}: {line}" not in problems]
+    if problems:
+        raise UserError(problems)
+
+
+def reproduce_command(args) -> str:
+    """The command line that recreates this report (for report.md)."""
+    parts: List[Any] = ["paddle-optim", "compare", "-c", args.config]
+    for override in args.override:
+        parts += ["-o", override]
+    parts += ["--optimizers", args.optimizers]
+    options: Sequence = (("--lr", args.lr), ("--seeds", args.seeds), ("--schedulers", args.schedulers),
+                         ("--epochs", args.epochs), ("--target", args.target), ("--nproc", args.nproc),
+                         ("--jobs", args.jobs), ("--out", args.out))
+    for option, value in options:
+        if value is not None:
+            parts += [option, str(value)]
+    return shlex.join(parts)
+
+
+def _refuse_inside_launch() -> None:
+    # Under paddle.distributed.launch every rank would run the whole grid. Each cell gets its own
+    # launch instead: --nproc N is passed on to `train --nproc N`.
+    if int(os.environ.get("PADDLE_TRAINERS_NUM", "1") or 1) > 1:
+        raise UserError("compare starts one training job per cell; do not run it under "
+                        "paddle.distributed.launch: use `compare --nproc N` to give each cell N ranks")

@@ -1,0 +1,170 @@
+"""Running the grid: one ``train`` subprocess per cell, up to ``jobs`` at once, resumable.
+
+Layout of the output directory::
+
+    OUT/runs/<cell>/        the cell's Global.output_dir (metrics.json, train_log.csv, ...)
+    OUT/cells/<cell>.json   what the cell runs (its exact train arguments, a hash of the base config)
+    OUT/cells/<cell>.log    the train process's stdout and stderr
+
+Resuming: a cell whose ``metrics.json`` says ``finished`` or ``diverged`` is skipped when the same
+command is run again. A cell without one (crashed, killed, interrupted) is deleted and rerun from
+scratch, so a result never mixes two processes. A complete cell that was run with different
+arguments (another ``-o``, ``--epochs``, an edited base config) is not silently reused nor
+overwritten: planning stops with an error naming it.
+"""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence
+
+from ..errors import UserError
+from .grid import Cell, output_dir_override
+from .runs import ENDED, FAILED, read_run, run_status
+
+RUNS_DIR, CELLS_DIR = "runs", "cells"
+POLL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class CellJob:
+    """A cell with where it runs and the exact ``train`` arguments that run it."""
+
+    cell: Cell
+    out_dir: str
+    train_args: List[str]  # everything after `python -m paddle_optim`
+
+    @property
+    def run_dir(self) -> str:
+        return os.path.join(self.out_dir, RUNS_DIR, self.cell.name)
+
+    @property
+    def log_path(self) -> str:
+        return os.path.join(self.out_dir, CELLS_DIR, self.cell.name + ".log")
+
+    @property
+    def spec_path(self) -> str:
+        return os.path.join(self.out_dir, CELLS_DIR, self.cell.name + ".json")
+
+
+def make_job(cell: Cell, out_dir: str, config_path: str, overrides: Sequence[str],
+             nproc: Optional[int] = None) -> CellJob:
+    """``train -c CONFIG -o ... -o Global.output_dir=OUT/runs/<cell> [--nproc N]`` for ``cell``.
+
+    ``overrides``: the user's ``-o`` first, then the cell's, so the cell's values win.
+    """
+    out_dir = os.path.abspath(out_dir)
+    job = CellJob(cell, out_dir, [])
+    args = ["train", "-c", config_path]
+    for override in list(overrides) + [output_dir_override(job.run_dir)]:
+        args += ["-o", override]
+    if nproc is not None:
+        args += ["--nproc", str(nproc)]
+    return CellJob(cell, out_dir, args)
+
+
+def job_spec(job: CellJob, config_path: str) -> Dict[str, object]:
+    """What identifies a cell's result: its arguments and the base config's content."""
+    with open(config_path, "rb") as fh:
+        digest = hashlib.sha256(fh.read()).hexdigest()
+    return {"cell": job.cell.as_dict(), "train_args": job.train_args, "config_sha256": digest}
+
+
+def plan(jobs: Sequence[CellJob], config_path: str) -> List[CellJob]:
+    """The jobs still to run; raises if a complete cell was produced by different arguments."""
+    todo, stale = [], []
+    for job in jobs:
+        if run_status(job.run_dir) not in ENDED:
+            todo.append(job)
+            continue
+        try:
+            with open(job.spec_path, encoding="utf-8") as fh:
+                recorded = json.load(fh)
+        except (OSError, ValueError):
+            recorded = None
+        if recorded != job_spec(job, config_path):
+            stale.append(job.cell.name)
+    if stale:
+        raise UserError(
+            f"{len(stale)} finished run(s) in {os.path.join(jobs[0].out_dir, RUNS_DIR)} were made with other "
+            f"settings (base config, -o, --epochs or --nproc), first: {stale[0]}; use another --out, or "
+            "delete those run directories to recompute them")
+    return todo
+
+
+def run_jobs(jobs: Sequence[CellJob], config_path: str, parallel: int,
+             echo: Callable[[str], None] = print) -> Dict[str, str]:
+    """Run every job not complete yet, ``parallel`` at a time; return ``{cell name: status}``.
+
+    One progress line per cell as it is skipped or ends. A cell that crashes is recorded as
+    ``failed`` and the others go on. On an interrupt the running train processes are terminated
+    (their cells stay incomplete and are rerun next time).
+    """
+    todo = plan(jobs, config_path)
+    total, done = len(jobs), 0
+    statuses: Dict[str, str] = {}
+    todo_names = {job.cell.name for job in todo}
+    for job in jobs:
+        if job.cell.name not in todo_names:
+            done += 1
+            statuses[job.cell.name] = run_status(job.run_dir)
+            echo(f"[{done}/{total}] {job.cell.name}: {statuses[job.cell.name]} earlier, skipped")
+    env = _child_env(parallel)
+    pending = list(todo)
+    running: Dict[subprocess.Popen, tuple] = {}  # process -> (job, start time, its log file)
+    try:
+        while pending or running:
+            while pending and len(running) < parallel:
+                job = pending.pop(0)
+                proc, log = _start(job, config_path, env)
+                running[proc] = (job, time.monotonic(), log)
+            time.sleep(POLL_SECONDS)
+            for proc in [p for p in running if p.poll() is not None]:
+                job, started, log = running.pop(proc)
+                log.close()
+                done += 1
+                statuses[job.cell.name] = status = run_status(job.run_dir)
+                echo(f"[{done}/{total}] {job.cell.name}: {_describe(job, status, proc.returncode)} "
+                     f"({time.monotonic() - started:.1f} s)")
+    finally:
+        for proc in running:  # only reached with processes left on an interrupt or error
+            proc.terminate()
+        for proc, (_, _, log) in running.items():
+            proc.wait()
+            log.close()
+    return statuses
+
+
+def _start(job: CellJob, config_path: str, env: Dict[str, str]):
+    # A half-written run is removed first: the cell restarts from scratch, never from a mix.
+    shutil.rmtree(job.run_dir, ignore_errors=True)
+    os.makedirs(os.path.dirname(job.spec_path), exist_ok=True)
+    with open(job.spec_path, "w", encoding="utf-8") as fh:
+        json.dump(job_spec(job, config_path), fh, indent=1)
+    log = open(job.log_path, "w", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "paddle_optim"] + job.train_args,
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    return proc, log
+
+
+def _child_env(parallel: int) -> Dict[str, str]:
+    env = dict(os.environ)
+    # J trainers each spawning one OpenMP thread per core oversubscribe the CPU; split the cores
+    # between them unless the user chose a thread count.
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // parallel)))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _describe(job: CellJob, status: str, returncode: int) -> str:
+    if status == FAILED:
+        return f"failed (exit code {returncode}, see {job.log_path})"
+    record = read_run(job.run_dir)
+    text = f"{status}, final {record.metrics.get('metric_name', 'metric')} {record.number('final_metric'):.4f}"
+    if record.number("nonfinite_steps") > 0:
+        text += f", {record.number('nonfinite_steps'):.0f} non-finite steps"
+    return text
