@@ -1,9 +1,18 @@
-"""PLACEHOLDER (owned by the schedules work)."""
+"""Schedules: every ``paddle.optimizer.lr`` class from YAML, units, warmup, momentum schedules, resume.
 
+Modules:
+    units      epochs <-> optimizer steps (``steps_per_epoch``: the one place that derives it)
+    catalog    the scheduler classes and their arguments, read from Paddle's signatures
+    section    validation of the ``LRScheduler`` and ``MomentumScheduler`` config sections
+    adapters   per-epoch stepping, a resumable CosineAnnealingWarmRestarts, warmup before ReduceOnPlateau
+    momentum   momentum/beta1 schedules and where an optimizer keeps its momentum
+    builder    ``build_lr_scheduler``, ``build_schedule`` -> ``TrainingSchedule``
+    preview    the ``lr-plot`` command (PNG + CSV of the whole schedule)
+"""
+from .builder import TrainingSchedule, build_lr_scheduler, build_momentum_schedule, build_schedule
+from .momentum import MomentumSchedule
+from .section import validate_lr_scheduler_section, validate_momentum_section
+from .units import steps_per_epoch
 
-def validate_lr_scheduler_section(raw, path):
-    return (dict(raw) if raw else None), []
-
-
-def validate_momentum_section(raw, path):
-    return (dict(raw) if raw else None), []
+__all__ = ["MomentumSchedule", "TrainingSchedule", "build_lr_scheduler", "build_momentum_schedule",
+           "build_schedule", "steps_per_epoch", "validate_lr_scheduler_section", "validate_momentum_section"]

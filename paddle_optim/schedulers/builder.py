@@ -1,0 +1,250 @@
+"""From resolved config to the learning-rate scheduler and the momentum schedule of one training run.
+
+Conventions (also in the README):
+
+* Every schedule steps once per optimizer step.
+* ``unit: epoch`` (default) or ``unit: step`` says what the lengths and positions of a section count.
+  Epoch counts become optimizer steps with :func:`~paddle_optim.schedulers.units.steps_per_epoch`:
+  a period/count (``step_size``, ``T_0``, ``total_steps`` of OneCycleLR, ...) of E epochs is E·spe steps;
+  a length whose end value is reached (``T_max``, ``decay_steps``, ``total_steps`` of LinearLR) of E
+  epochs is E·spe − 1 steps, so the end value is applied on the last step of epoch E; positions
+  (``milestones``, ``boundaries``) are on the training clock, so a warmup does not move them.
+* ``warmup`` wraps the schedule in ``paddle.optimizer.lr.LinearWarmup``: the schedule starts after the
+  warmup and ``T_max``/``decay_steps``/``total_steps``, when omitted, cover the rest of the run.
+* Per-call decays (``ExponentialDecay``, ``NaturalExpDecay``, ``InverseTimeDecay``, ``LambdaDecay``,
+  ``MultiplicativeDecay``) advance once per epoch with ``unit: epoch``, once per step with ``unit: step``.
+"""
+from typing import Any, Dict, Mapping, Optional, Union
+
+import paddle.optimizer.lr as paddle_lr
+
+from ..config.schema import join_key
+from ..errors import ConfigError, UserError
+from .adapters import CosineAnnealingWarmRestarts, PerEpoch, PlateauWarmup
+from .catalog import CALLABLE_ARGS, SCHEDULERS, resolve_callable
+from .momentum import MomentumSchedule, momentum_slot, set_momentum
+from .section import validate_lr_scheduler_section, validate_momentum_section
+from .units import to_steps
+
+LR_SECTION = "LRScheduler"
+MOMENTUM_SECTION = "MomentumScheduler"
+#: Our subclasses that replace a native class only to fix its checkpoint.
+_RESUMABLE = {"CosineAnnealingWarmRestarts": CosineAnnealingWarmRestarts}
+#: Starting point of a warmup without start_lr, as a fraction of the peak (advice: 1/10 to 1/100, never 0).
+DEFAULT_WARMUP_START = 0.01
+
+
+def _resolved(section: Optional[Mapping[str, Any]], validate, path: str) -> Optional[Dict[str, Any]]:
+    """Accept a resolved section or a raw one (library users); a raw one is validated here.
+
+    A resolved LRScheduler section keeps the native arguments under ``args``; a resolved
+    MomentumScheduler section is valid raw input, so validating it again changes nothing.
+    """
+    if section is None or "args" in section:
+        return None if section is None else dict(section)
+    resolved, errors = validate(section, path)
+    if errors:
+        raise UserError.combine(errors)
+    return resolved
+
+
+def warmup_steps(section: Optional[Mapping[str, Any]], steps_per_epoch: int) -> int:
+    """Optimizer steps of the warmup of a resolved LRScheduler section (0 without one)."""
+    warmup = (section or {}).get("warmup")
+    return 0 if warmup is None else max(1, to_steps(warmup["length"], warmup["unit"], steps_per_epoch))
+
+
+def _native_args(section: Mapping[str, Any], steps_per_epoch: int, total_steps: int, warmup: int,
+                 learning_rate: float) -> Dict[str, Any]:
+    """The native constructor arguments: times in optimizer steps, callables imported, peak injected."""
+    spec = SCHEDULERS[section["name"]]
+    unit = section["unit"]
+    remaining = total_steps - warmup
+    kwargs: Dict[str, Any] = {}
+    for arg, value in section["args"].items():
+        key = join_key(LR_SECTION, arg)
+        kind = spec.time_kind(arg)
+        if kind == "position":
+            value = [to_steps(v, unit, steps_per_epoch) - warmup for v in value]
+            if value[0] < 1:
+                raise ConfigError(key, f"the first one is at step {value[0] + warmup}, inside the warmup "
+                                       f"({warmup} steps); move it after the warmup")
+        elif kind is not None and value is None and arg in ("T_max", "decay_steps", "total_steps"):
+            value = remaining if kind == "period" else remaining - 1
+        elif kind is not None and value is not None:
+            value = to_steps(value, unit, steps_per_epoch) - (1 if kind == "end" and unit == "epoch" else 0)
+        if kind in ("end", "period") and value is not None and value < 1:
+            raise ConfigError(key, f"is {value} optimizer steps ({steps_per_epoch} per epoch); it must be at least 1")
+        if arg in CALLABLE_ARGS and value is not None:
+            value = resolve_callable(value, key)
+        if arg == "end_lr" and value is None:  # LinearWarmup as the whole schedule: up to the peak
+            value = learning_rate
+        kwargs[arg] = value
+    if spec.peak_arg is not None:
+        kwargs[spec.peak_arg] = learning_rate
+    return kwargs
+
+
+def build_lr_scheduler(section: Optional[Mapping[str, Any]], learning_rate: float, steps_per_epoch: int,
+                       epochs: int) -> Union[float, paddle_lr.LRScheduler]:
+    """Build the learning rate of an ``LRScheduler`` config section for a run.
+
+    Args:
+        section (dict | None): the ``LRScheduler`` section, raw or resolved; ``None`` = constant rate.
+        learning_rate (float): the peak learning rate (``Optimizer.learning_rate``).
+        steps_per_epoch (int): optimizer steps per epoch (:func:`~paddle_optim.schedulers.units.steps_per_epoch`).
+        epochs (int): epochs of the run.
+
+    Returns:
+        ``learning_rate`` itself (no schedule) or a ``paddle.optimizer.lr.LRScheduler`` to pass as the
+        optimizer's ``learning_rate`` and to ``step()`` once after every optimizer step.
+    """
+    section = _resolved(section, validate_lr_scheduler_section, LR_SECTION)
+    if section is None:
+        return float(learning_rate)
+    total = steps_per_epoch * epochs
+    warmup = warmup_steps(section, steps_per_epoch)
+    if warmup and total - warmup < 2:
+        raise ConfigError(join_key(LR_SECTION, "warmup"), f"lasts {warmup} of the run's {total} optimizer steps; "
+                                                          "leave at least 2 steps for the schedule")
+    if section["name"] is None:
+        base: Union[float, paddle_lr.LRScheduler] = float(learning_rate)
+    else:
+        spec = SCHEDULERS[section["name"]]
+        cls = _RESUMABLE.get(spec.name, spec.cls)
+        kwargs = _native_args(section, steps_per_epoch, total, warmup, float(learning_rate))
+        try:
+            base = cls(**kwargs)
+        except (ValueError, TypeError) as err:  # Paddle's own argument checks, reported at the section
+            raise ConfigError(LR_SECTION, f"{spec.name}: {err}") from None
+        if spec.per_call and section["unit"] == "epoch":
+            base = PerEpoch(base, steps_per_epoch)
+    if not warmup:
+        return base
+    start_lr = section["warmup"]["start_lr"]
+    start_lr = DEFAULT_WARMUP_START * float(learning_rate) if start_lr is None else start_lr
+    if isinstance(base, paddle_lr.ReduceOnPlateau):
+        return PlateauWarmup(base, warmup, start_lr)
+    # The warmup ends where the schedule starts, so the hand-over is continuous.
+    end_lr = base if isinstance(base, float) else float(base.last_lr)
+    return paddle_lr.LinearWarmup(base, warmup, start_lr, end_lr)
+
+
+def build_momentum_schedule(section: Optional[Mapping[str, Any]], lr_section: Optional[Mapping[str, Any]],
+                            steps_per_epoch: int, epochs: int) -> Optional[MomentumSchedule]:
+    """The :class:`MomentumSchedule` of a ``MomentumScheduler`` section (``None`` without one)."""
+    section = _resolved(section, validate_momentum_section, MOMENTUM_SECTION)
+    if section is None:
+        return None
+    total = steps_per_epoch * epochs
+    unit = section["unit"]
+    name = section["name"]
+    if name in ("Linear", "Cosine"):
+        length = section["length"]
+        steps = total - 1 if length is None else to_steps(length, unit, steps_per_epoch) - (unit == "epoch")
+        return MomentumSchedule.linear(section["start"], section["end"], max(steps, 0),
+                                       "cos" if name == "Cosine" else "linear")
+    if name == "Step":
+        return MomentumSchedule.step(section["start"], section["end"], to_steps(section["at"], unit, steps_per_epoch))
+    # OneCycle: the same phases as an OneCycleLR learning rate, when that is the schedule.
+    lr = _resolved(lr_section, validate_lr_scheduler_section, LR_SECTION) or {}
+    cycle = lr["args"] if lr.get("name") == "OneCycleLR" else {}
+    offset = warmup_steps(lr, steps_per_epoch) if cycle else 0
+    length = cycle.get("total_steps")
+    steps = total - offset if length is None else to_steps(length, lr["unit"], steps_per_epoch)
+    pick = {key: section[key] if section[key] is not None else cycle.get(key, default)
+            for key, default in (("phase_pct", 0.3), ("anneal_strategy", "cos"), ("three_phase", False))}
+    return MomentumSchedule.one_cycle(section["max_momentum"], section["base_momentum"], steps, offset=offset, **pick)
+
+
+class TrainingSchedule:
+    """The learning rate and momentum of one run, stepped by the training loop.
+
+    Use::
+
+        schedule = build_schedule(config, steps_per_epoch)
+        optimizer = build_optimizer(..., learning_rate=schedule.learning_rate)
+        schedule.attach(optimizer)
+        for each optimizer step: optimizer.step(); schedule.step()
+        after each evaluation:  schedule.on_evaluation(metrics)
+        checkpoint: schedule.state_dict() / schedule.set_state_dict(state)
+    """
+
+    def __init__(self, learning_rate: Union[float, paddle_lr.LRScheduler], momentum: Optional[MomentumSchedule],
+                 metric: Optional[str] = None):
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.metric = metric
+        self.iteration = 0
+        self._slot = None
+
+    def attach(self, optimizer: Any) -> None:
+        """Bind the momentum schedule to ``optimizer`` and apply its first value (no-op without one)."""
+        if self.momentum is None:
+            return
+        self._slot = momentum_slot(optimizer)
+        self._apply_momentum()
+
+    def _apply_momentum(self) -> None:
+        if self._slot is not None:
+            set_momentum(*self._slot, self.momentum.value(self.iteration))
+
+    def step(self) -> None:
+        """Advance by one optimizer step (call after every ``optimizer.step()``)."""
+        self.iteration += 1
+        # ReduceOnPlateau alone moves only on evaluations.
+        if isinstance(self.learning_rate, paddle_lr.LRScheduler) and \
+                not isinstance(self.learning_rate, paddle_lr.ReduceOnPlateau):
+            self.learning_rate.step()
+        self._apply_momentum()
+
+    def on_evaluation(self, metrics: Mapping[str, float]) -> None:
+        """Drive ReduceOnPlateau with the configured metric of an evaluation (no-op for other schedules)."""
+        if self.metric is None:
+            return
+        if self.metric not in metrics:
+            raise UserError(f"{LR_SECTION}.metric: '{self.metric}' is not an evaluation metric; "
+                            f"available: {', '.join(sorted(metrics))}")
+        value = float(metrics[self.metric])
+        if isinstance(self.learning_rate, PlateauWarmup):
+            self.learning_rate.step_metric(value)
+        else:
+            self.learning_rate.step(value)
+
+    def current_lr(self) -> float:
+        """The learning rate the next optimizer step uses."""
+        if isinstance(self.learning_rate, paddle_lr.LRScheduler):
+            return float(self.learning_rate.last_lr)
+        return float(self.learning_rate)
+
+    def current_momentum(self) -> Optional[float]:
+        """The momentum (or beta1) the next optimizer step uses, or ``None`` without a momentum schedule."""
+        return None if self.momentum is None else self.momentum.value(self.iteration)
+
+    def state_dict(self) -> Dict[str, Any]:
+        lr = self.learning_rate.state_dict() if isinstance(self.learning_rate, paddle_lr.LRScheduler) else None
+        return {"iteration": self.iteration, "lr": lr}
+
+    def set_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.iteration = int(state["iteration"])
+        if state["lr"] is not None:
+            self.learning_rate.set_state_dict(dict(state["lr"]))
+        self._apply_momentum()
+
+
+def _require(config: Mapping[str, Any], section: str, key: str) -> Any:
+    value = (config.get(section) or {}).get(key)
+    if value is None:
+        raise ConfigError(f"{section}.{key}", "is required to build the schedule")
+    return value
+
+
+def build_schedule(config: Mapping[str, Any], steps_per_epoch: int) -> TrainingSchedule:
+    """The :class:`TrainingSchedule` of a resolved config (``Optimizer.learning_rate``, ``Global.epochs``,
+    ``LRScheduler``, ``MomentumScheduler``) for a run of ``steps_per_epoch`` optimizer steps per epoch."""
+    epochs = int(_require(config, "Global", "epochs"))
+    learning_rate = float(_require(config, "Optimizer", "learning_rate"))
+    lr_section = config.get(LR_SECTION)
+    lr = build_lr_scheduler(lr_section, learning_rate, steps_per_epoch, epochs)
+    momentum = build_momentum_schedule(config.get(MOMENTUM_SECTION), lr_section, steps_per_epoch, epochs)
+    return TrainingSchedule(lr, momentum, (lr_section or {}).get("metric"))

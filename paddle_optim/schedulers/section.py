@@ -1,0 +1,130 @@
+"""Validation of the ``LRScheduler`` and ``MomentumScheduler`` config sections.
+
+``LRScheduler`` (optional; without it the learning rate is constant)::
+
+    LRScheduler:
+      name: CosineAnnealingDecay   # any class of paddle.optimizer.lr; omit for a constant learning rate
+      unit: epoch                  # epoch (default) | step: what every length/position below counts
+      eta_min: 1.0e-5              # the class's own arguments, Paddle's names
+      warmup: {epochs: 1, start_lr: 1.0e-4}   # or {steps: 500}; wraps the schedule in LinearWarmup
+
+The peak learning rate is ``Optimizer.learning_rate`` and is never repeated here.
+
+``MomentumScheduler`` (optional)::
+
+    MomentumScheduler: {name: Linear, start: 0.8, end: 0.95, length: 5}   # Linear | Cosine | Step | OneCycle
+"""
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..config.schema import REQUIRED, Field, Range, join_key, unknown_name_message, validate_section
+from ..errors import ConfigError
+from .catalog import SCHEDULERS
+from .units import UNITS
+
+_UNIT = Field((str,), default="epoch", choices=UNITS,
+              help="epoch: lengths and positions count epochs (fractions allowed); step: optimizer steps")
+_LENGTH = Field((float,), default=None, range=Range(0, None, low_inclusive=False))
+_WARMUP_FIELDS = {
+    "epochs": _LENGTH,
+    "steps": _LENGTH,
+    "start_lr": Field((float,), default=None, range=Range(0, None),
+                      help="learning rate of the first step; default Optimizer.learning_rate / 100"),
+}
+_COMMON_FIELDS = {
+    "name": Field((str,), default=None, help="a class of paddle.optimizer.lr; omit for a constant learning rate"),
+    "unit": _UNIT,
+    "warmup": Field((dict,), default=None, help="{epochs|steps: N, start_lr: x}"),
+}
+_PLATEAU_FIELDS = {"metric": Field((str,), default="loss", help="the validation metric that drives ReduceOnPlateau")}
+
+#: Fields of the native arguments, the extras, and which ones the resolved section keeps apart.
+EXTRA_KEYS = tuple(_COMMON_FIELDS) + tuple(_PLATEAU_FIELDS)
+
+
+def _warmup(raw: Any, path: str) -> Tuple[Optional[Dict[str, Any]], List[ConfigError]]:
+    section, errors = validate_section(raw, _WARMUP_FIELDS, path)
+    given = [k for k in ("epochs", "steps") if section.get(k) is not None]
+    if len(given) != 1 and not any(e.key in (join_key(path, "epochs"), join_key(path, "steps")) for e in errors):
+        errors.append(ConfigError(path, "give exactly one of 'epochs' or 'steps' (the warmup length)"))
+    if errors:
+        return None, errors
+    unit = "epoch" if given[0] == "epochs" else "step"
+    return {"length": section[given[0]], "unit": unit, "start_lr": section["start_lr"]}, []
+
+
+def validate_lr_scheduler_section(raw: Any, path: str) -> Tuple[Optional[Dict[str, Any]], List[ConfigError]]:
+    """Check an ``LRScheduler`` mapping; return ``({name, unit, warmup, metric?, args}, problems)``.
+
+    ``args`` holds the native constructor arguments (defaults filled, lengths still in ``unit``s);
+    ``warmup`` is ``None`` or ``{length, unit, start_lr}``.
+    """
+    if raw is None:
+        return None, []
+    if not isinstance(raw, dict):
+        return None, [ConfigError(path, f"expected a mapping with 'name:' and the scheduler's arguments, got {raw!r}")]
+    name = raw.get("name")
+    if name is not None and name not in SCHEDULERS:
+        return None, [ConfigError(join_key(path, "name"), unknown_name_message("scheduler", name, SCHEDULERS))]
+    spec = SCHEDULERS.get(name)
+    fields = dict(_COMMON_FIELDS)
+    if spec is not None:
+        fields.update(spec.fields)
+        if name == "ReduceOnPlateau":
+            fields.update(_PLATEAU_FIELDS)
+    errors: List[ConfigError] = []
+    peak_keys = [k for k in ("learning_rate", "max_learning_rate") if k in raw]
+    for key in peak_keys:
+        errors.append(ConfigError(join_key(path, key), "the peak learning rate is set once, as "
+                                  "Optimizer.learning_rate; remove it here"))
+    section, more = validate_section({k: v for k, v in raw.items() if k not in peak_keys}, fields, path)
+    errors += more
+    warmup = None
+    if section.get("warmup") is not None:
+        warmup, more = _warmup(section["warmup"], join_key(path, "warmup"))
+        errors += more
+    if name == "PiecewiseDecay" and not errors and len(section["values"]) != len(section["boundaries"]) + 1:
+        errors.append(ConfigError(join_key(path, "values"), f"needs one more entry than boundaries "
+                                  f"({len(section['boundaries']) + 1}), got {len(section['values'])}"))
+    if errors:
+        return None, errors
+    resolved = {"name": name, "unit": section["unit"], "warmup": warmup,
+                "args": {k: v for k, v in section.items() if k not in EXTRA_KEYS}}
+    if name == "ReduceOnPlateau":
+        resolved["metric"] = section["metric"]
+    return resolved, []
+
+
+_MOMENTUM = Field((float,), range=Range(0, 1, high_inclusive=False))
+_MOMENTUM_SHAPES: Dict[str, Dict[str, Field]] = {
+    "Linear": {"start": _MOMENTUM, "end": _MOMENTUM, "length": _LENGTH},
+    "Cosine": {"start": _MOMENTUM, "end": _MOMENTUM, "length": _LENGTH},
+    "Step": {"start": _MOMENTUM, "end": _MOMENTUM, "at": Field((float,), range=Range(0, None, low_inclusive=False))},
+    "OneCycle": {"max_momentum": Field((float,), default=0.95, range=_MOMENTUM.range),
+                 "base_momentum": Field((float,), default=0.85, range=_MOMENTUM.range),
+                 "phase_pct": Field((float,), default=None, range=Range(0, 1, False, False)),
+                 "anneal_strategy": Field((str,), default=None, choices=("cos", "linear")),
+                 "three_phase": Field((bool,), default=None)},
+}
+MOMENTUM_SHAPES = tuple(_MOMENTUM_SHAPES)
+
+
+def validate_momentum_section(raw: Any, path: str) -> Tuple[Optional[Dict[str, Any]], List[ConfigError]]:
+    """Check a ``MomentumScheduler`` mapping; return ``({name, unit, **shape arguments}, problems)``.
+
+    Shapes: ``Linear``/``Cosine`` go from ``start`` to ``end`` over ``length`` (default: the whole run),
+    ``Step`` switches from ``start`` to ``end`` at ``at``, ``OneCycle`` is the inverse of ``OneCycleLR``
+    (``max_momentum`` -> ``base_momentum`` while the learning rate rises, back while it falls; its
+    ``phase_pct``/``anneal_strategy``/``three_phase`` default to those of an ``OneCycleLR`` LRScheduler).
+    """
+    if raw is None:
+        return None, []
+    if not isinstance(raw, dict):
+        return None, [ConfigError(path, f"expected a mapping with 'name:' ({', '.join(MOMENTUM_SHAPES)}), got {raw!r}")]
+    name = raw.get("name", REQUIRED)
+    if name is REQUIRED:
+        return None, [ConfigError(join_key(path, "name"), f"is required; allowed: {', '.join(MOMENTUM_SHAPES)}")]
+    if name not in _MOMENTUM_SHAPES:
+        return None, [ConfigError(join_key(path, "name"), unknown_name_message("momentum schedule", name, MOMENTUM_SHAPES))]
+    fields = {"name": Field((str,)), "unit": _UNIT, **_MOMENTUM_SHAPES[name]}
+    section, errors = validate_section(raw, fields, path)
+    return (None if errors else section), errors

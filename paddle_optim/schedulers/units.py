@@ -1,0 +1,45 @@
+"""Epochs and optimizer steps: the one place where one is converted into the other.
+
+Paddle schedulers count ``step()`` calls; users think in epochs. paddle-optim steps every schedule
+once per optimizer step, so every length written in epochs is converted here with the real number of
+optimizer steps per epoch, which depends on the data size, the per-process batch size, the number of
+processes (``paddle.distributed.launch``) and gradient accumulation.
+"""
+import math
+
+UNITS = ("epoch", "step")
+
+
+def steps_per_epoch(num_samples: int, batch_size: int, world_size: int = 1, accumulate_steps: int = 1,
+                    drop_last: bool = False) -> int:
+    """Optimizer steps per epoch of one process.
+
+    Args:
+        num_samples (int): training samples in the whole data set.
+        batch_size (int): samples per process per micro-batch (``Data.batch_size``).
+        world_size (int, default 1): number of training processes.
+        accumulate_steps (int, default 1): micro-batches per optimizer step (``Global.accumulate_steps``).
+        drop_last (bool, default False): drop each process's last incomplete micro-batch (``Data.drop_last``).
+
+    Every process sees ``ceil(num_samples / world_size)`` samples (``paddle.io.DistributedBatchSampler``
+    pads the data set so every rank gets as many), cut into micro-batches of ``batch_size``; the last one
+    is incomplete unless ``drop_last``. The optimizer steps after every ``accumulate_steps`` micro-batches
+    and once more at the end of the epoch for a remainder, so ``ceil(micro_batches / accumulate_steps)``.
+    """
+    for name, value in (("num_samples", num_samples), ("batch_size", batch_size), ("world_size", world_size),
+                        ("accumulate_steps", accumulate_steps)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"steps_per_epoch: {name} must be a whole number >= 1, got {value!r}")
+    per_rank = math.ceil(num_samples / world_size)
+    micro_batches = per_rank // batch_size if drop_last else math.ceil(per_rank / batch_size)
+    if micro_batches == 0:
+        raise ValueError(f"steps_per_epoch: {per_rank} samples per process make no full batch of {batch_size} "
+                         f"with drop_last")
+    return math.ceil(micro_batches / accumulate_steps)
+
+
+def to_steps(value: float, unit: str, steps_per_epoch: int) -> int:
+    """A count of ``unit`` (``epoch`` or ``step``) as a whole number of optimizer steps (epochs may be fractional)."""
+    if unit == "step":
+        return int(round(value))
+    return int(round(value * steps_per_epoch))
