@@ -27,6 +27,10 @@ OPTIMIZER_EXTRAS: Mapping[str, Mapping[str, Any]] = {
 # section into every cell so all optimizers train under the same regularisation and clipping.
 SHARED_OPTIMIZER_KEYS = ("weight_decay", "no_weight_decay", "grad_clip", "multi_precision")
 
+# The scheduler-independent key of an LRScheduler section: a base config's warmup stays in front of
+# every scheduler the sweep tries.
+SHARED_SCHEDULER_KEYS = ("warmup",)
+
 # `--schedulers none` trains with a constant learning rate (no LRScheduler section).
 NO_SCHEDULER = "none"
 # Label of the scheduler column when `--schedulers` is not given: whatever the base config has.
@@ -115,16 +119,20 @@ def scheduler_override(base_config: Mapping[str, Any], scheduler: str) -> Option
     """The ``-o`` that selects ``scheduler``, or ``None`` to keep the base config's schedule.
 
     The base config's own scheduler (same name) keeps all its keys; ``none`` removes the section
-    (constant learning rate); any other name gets a fresh section with that scheduler's defaults.
+    (constant learning rate); any other name gets a fresh section with that scheduler's defaults and
+    the base section's :data:`SHARED_SCHEDULER_KEYS`.
     """
     if scheduler == CONFIG_SCHEDULER:
         return None
     if scheduler == NO_SCHEDULER:
         return "LRScheduler=null"
     base = base_config.get("LRScheduler")
-    if isinstance(base, Mapping) and base.get("name") == scheduler:
+    base = base if isinstance(base, Mapping) else {}
+    if base.get("name") == scheduler:
         return None
-    return "LRScheduler=" + _flow_yaml({"name": scheduler})
+    section = {"name": scheduler}
+    section.update({k: base[k] for k in SHARED_SCHEDULER_KEYS if k in base})
+    return "LRScheduler=" + _flow_yaml(section)
 
 
 def cell_overrides(cell: Cell, base_config: Mapping[str, Any], epochs: Optional[int] = None) -> List[str]:

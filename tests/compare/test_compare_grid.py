@@ -13,7 +13,7 @@ from paddle_optim.errors import UserError
 BASE = {"Global": {"seed": 7, "epochs": 3},
         "Optimizer": {"name": "Momentum", "learning_rate": 0.1, "momentum": 0.8, "use_nesterov": True,
                       "weight_decay": 1e-4, "grad_clip": {"name": "ClipGradByGlobalNorm", "clip_norm": 10.0}},
-        "LRScheduler": {"name": "CosineAnnealingDecay", "eta_min": 1e-4}}
+        "LRScheduler": {"name": "CosineAnnealingDecay", "eta_min": 1e-4, "warmup": {"epochs": 1}}}
 
 
 @pytest.mark.parametrize("name, lr, expected", [
@@ -42,7 +42,7 @@ def test_switching_from_adamw_gives_momentum_its_momentum():
     (grid.CONFIG_SCHEDULER, BASE["LRScheduler"]),
     ("CosineAnnealingDecay", BASE["LRScheduler"]),  # the base's own scheduler keeps its keys
     ("none", None),
-    ("ExponentialDecay", {"name": "ExponentialDecay"}),
+    ("ExponentialDecay", {"name": "ExponentialDecay", "warmup": {"epochs": 1}}),  # warmup carried over
 ])
 def test_cell_overrides_round_trip_through_the_override_parser(scheduler, expected):
     cell = Cell("AdamW", 3e-4, 8, scheduler)
