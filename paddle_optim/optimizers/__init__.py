@@ -1,0 +1,12 @@
+"""Optimizers: RAdam, Lookahead, Ranger, and portable optimizer state for any Paddle optimizer.
+
+Modules: ``radam``, ``lookahead``, ``ranger`` (one class each), ``functional`` (the pure update
+rules: plain reference and fused forms), ``state`` (portable checkpoints), ``validation``
+(constructor checks).
+"""
+from paddle_optim.optimizers.lookahead import Lookahead
+from paddle_optim.optimizers.radam import RAdam
+from paddle_optim.optimizers.ranger import Ranger
+from paddle_optim.optimizers.state import load_portable_state_dict, portable_state_dict
+
+__all__ = ["Lookahead", "RAdam", "Ranger", "load_portable_state_dict", "portable_state_dict"]

@@ -1,0 +1,172 @@
+"""Pure update rules behind RAdam, Lookahead and Ranger: no parameter groups, no state, no I/O.
+
+Each rule has a plain per-tensor form written straight from the paper (the reference the tests
+compare against, and the path for float16 / bfloat16 parameters on CPU, where Paddle has no fused
+Adam kernel) and, for RAdam, a fused form that hands many tensors to Paddle's Adam kernels.
+
+References:
+    Liu et al., "On the Variance of the Adaptive Learning Rate and Beyond", ICLR 2020 (RAdam).
+    Zhang et al., "Lookahead Optimizer: k steps forward, 1 step back", NeurIPS 2019.
+    Yong et al., "Gradient Centralization: A New Optimization Technique for Deep Neural
+    Networks", ECCV 2020.
+"""
+import math
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import paddle
+
+from paddle_optim import compat
+
+# Rectification switches on when rho_t exceeds this (torch.optim.RAdam, Paddle 3.x, Ranger).
+RECTIFY_THRESHOLD = 5.0
+
+
+@dataclass(frozen=True)
+class RAdamCoefficients:
+    """The scalars of one RAdam step, computed in float64 on the host.
+
+    ``rectified``: whether rho_t > 5. ``step_size``: the factor on the learning rate, so that the
+    parameter moves by ``lr * step_size * m / (sqrt(v) + epsilon)`` when rectified and by
+    ``lr * step_size * m`` otherwise (momentum SGD on the bias-corrected first moment).
+    """
+
+    rectified: bool
+    step_size: float
+
+
+def radam_coefficients(step: int, beta1_pow: float, beta2: float) -> RAdamCoefficients:
+    """RAdam's bias corrections and rectification term for step ``step`` (counted from 1).
+
+    ``beta1_pow`` is the product of the beta1 values used so far (beta1^t for a constant beta1),
+    so a momentum schedule that changes beta1 between steps stays correctly bias-corrected::
+
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t   = rho_inf - 2 t beta2^t / (1 - beta2^t)
+        r_t     = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+        rectified:    step_size = r_t sqrt(1 - beta2^t) / (1 - beta1_pow)
+        otherwise:    step_size = 1 / (1 - beta1_pow)
+    """
+    bias_correction1 = 1.0 - beta1_pow
+    beta2_pow = beta2**step
+    bias_correction2 = 1.0 - beta2_pow
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    rho_t = rho_inf - 2.0 * step * beta2_pow / bias_correction2
+    if rho_t > RECTIFY_THRESHOLD:
+        rect = math.sqrt(
+            (rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)
+        )
+        return RAdamCoefficients(True, rect * math.sqrt(bias_correction2) / bias_correction1)
+    return RAdamCoefficients(False, 1.0 / bias_correction1)
+
+
+def centralize_gradient(grad: paddle.Tensor, conv_only: bool = False) -> paddle.Tensor:
+    """Gradient centralisation (Yong et al. 2020): ``g - mean(g over every axis but the first)``.
+
+    Applied to gradients of rank > 1 (rank > 3, i.e. convolution kernels, when ``conv_only``);
+    other gradients are returned unchanged.
+    """
+    min_rank = 4 if conv_only else 2
+    if grad.ndim < min_rank:
+        return grad
+    return grad - grad.mean(axis=list(range(1, grad.ndim)), keepdim=True)
+
+
+def radam_reference(param, grad, moment1, moment2, master_weight: Optional[paddle.Tensor], *,
+                    lr: float, beta1: float, beta2: float, epsilon: float,
+                    coefficients: RAdamCoefficients, decoupled_decay: float) -> None:
+    """One RAdam step on one tensor, in place, written from the paper (Liu et al. 2020, Alg. 2).
+
+    ``grad`` already carries any coupled L2 term and gradient centralisation. The arithmetic runs
+    in the dtype of the moments (fp32 for float16/bfloat16 parameters); with a ``master_weight``
+    the update is applied to it and the result cast into ``param``::
+
+        theta <- theta (1 - lr * decoupled_decay)          (AdamW-style, if decoupled_decay > 0)
+        m <- beta1 m + (1 - beta1) g
+        v <- beta2 v + (1 - beta2) g^2
+        rectified:   theta <- theta - lr * step_size * m / (sqrt(v) + epsilon)
+        otherwise:   theta <- theta - lr * step_size * m
+    """
+    target = param if master_weight is None else master_weight
+    compute_dtype = moment1.dtype
+    theta = target.astype(compute_dtype) if target.dtype != compute_dtype else target
+    g = grad.astype(compute_dtype) if grad.dtype != compute_dtype else grad
+    if decoupled_decay:
+        theta = theta * (1.0 - lr * decoupled_decay)
+    paddle.assign(beta1 * moment1 + (1.0 - beta1) * g, output=moment1)
+    paddle.assign(beta2 * moment2 + (1.0 - beta2) * g * g, output=moment2)
+    step = lr * coefficients.step_size
+    if coefficients.rectified:
+        theta = theta - step * moment1 / (moment2.sqrt() + epsilon)
+    else:
+        theta = theta - step * moment1
+    paddle.assign(theta.astype(target.dtype), output=target)
+    if master_weight is not None:
+        paddle.assign(theta.astype(param.dtype), output=param)
+
+
+class _ZeroBetaPows:
+    """Constant zero beta-power tensors, one per dtype.
+
+    Handed to the fused kernels so that they apply no bias correction of their own
+    (sqrt(1 - 0) / (1 - 0) = 1): the host-side :func:`radam_coefficients` supply it all.
+    """
+
+    def __init__(self):
+        self._by_dtype = {}
+
+    def __call__(self, dtype) -> paddle.Tensor:
+        key = str(dtype)
+        if key not in self._by_dtype:
+            self._by_dtype[key] = paddle.zeros([1], dtype=dtype)
+        return self._by_dtype[key]
+
+
+zero_beta_pow = _ZeroBetaPows()
+
+
+def radam_fused(params: Sequence, grads: Sequence, moment1s: Sequence, moment2s: Sequence,
+                master_weights: Optional[List], *, lr: float, beta1: float, beta2: float,
+                epsilon: float, coefficients: RAdamCoefficients, decoupled_decay: float) -> None:
+    """The rectified RAdam step (``coefficients.rectified`` must be True) through Paddle's kernels.
+
+    Paddle's Adam kernel moves ``theta -= lr_t * m / (sqrt(v) + epsilon)`` when its beta powers
+    are zero; with ``lr_t = lr * r_t * sqrt(1 - beta2^t) / (1 - beta1^t)`` that is exactly RAdam's
+    rectified step with epsilon added to sqrt(v_t), as in torch.optim.RAdam. The AdamW kernel
+    first multiplies theta by ``1 - lr_t * coeff``; ``coeff = decoupled_decay / step_size`` turns
+    that into ``1 - lr * decoupled_decay``. All tensors must share one dtype (and master dtype).
+    """
+    if not coefficients.rectified:
+        raise ValueError("radam_fused only implements the rectified step")
+    compute_dtype = moment1s[0].dtype
+    step_lr = paddle.full([1], lr * coefficients.step_size, dtype=compute_dtype)
+    zero = zero_beta_pow(compute_dtype)
+    multi_precision = master_weights is not None
+    if decoupled_decay:
+        coeff = decoupled_decay / coefficients.step_size
+        for i, param in enumerate(params):
+            master = master_weights[i] if multi_precision else None
+            compat.adamw_(param, grads[i], step_lr, moment1s[i], moment2s[i], zero, zero, master,
+                          beta1, beta2, epsilon, coeff, multi_precision)
+        return
+    count = len(params)
+    compat.merged_adam_(list(params), list(grads), [step_lr] * count, list(moment1s),
+                        list(moment2s), [zero] * count, [zero] * count, master_weights,
+                        beta1, beta2, epsilon, multi_precision)
+
+
+def lookahead_sync(slow: paddle.Tensor, fast: paddle.Tensor, alpha) -> None:
+    """Lookahead's synchronisation (Zhang et al. 2019, Alg. 1), in place on both tensors::
+
+        slow <- slow + alpha (fast - slow);   fast <- slow
+
+    ``alpha`` is a float or a 1-element tensor of the slow weights' dtype. ``fast`` may have a lower
+    precision than ``slow`` (float16 parameters without master weights): the arithmetic then runs
+    in the slow weights' dtype and the result is cast into ``fast``.
+    """
+    if fast.dtype == slow.dtype:
+        slow.lerp_(fast, alpha)
+        paddle.assign(slow, output=fast)
+    else:
+        slow.lerp_(fast.astype(slow.dtype), alpha)
+        paddle.assign(slow.astype(fast.dtype), output=fast)

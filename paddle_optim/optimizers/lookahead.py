@@ -1,0 +1,165 @@
+"""Lookahead: k steps forward, 1 step back (Zhang et al., NeurIPS 2019), around any optimizer."""
+from typing import List
+
+import paddle
+from paddle.optimizer import Optimizer
+
+from paddle_optim import compat
+from paddle_optim.optimizers.functional import lookahead_sync
+from paddle_optim.optimizers.state import (
+    PortableStateMixin,
+    assign_checked,
+    load_portable_state_dict,
+    parameter_groups,
+    portable_state_dict,
+)
+from paddle_optim.optimizers.validation import check_range
+
+
+class Lookahead(PortableStateMixin, Optimizer):
+    r"""Lookahead around ANY Paddle optimizer (native or ours), exactly as in the paper.
+
+    Zhang, Lucas, Hinton, Ba, "Lookahead Optimizer: k steps forward, 1 step back", NeurIPS 2019
+    (https://arxiv.org/abs/1907.08610), Algorithm 1::
+
+        slow weights phi = theta_0 (the weights when Lookahead is constructed)
+        every step: the inner ("fast") optimizer updates theta
+        after every k-th inner step:  phi <- phi + alpha (theta - phi);  theta <- phi
+
+    Unlike ``paddle.incubate.LookAhead`` (same signature), the slow weights start at theta_0 and
+    the first synchronisation happens after k steps. Fast weights are the inner optimizer's fp32
+    master weights when it keeps them (``multi_precision``); slow weights are float32 for
+    float16/bfloat16 parameters. When ``paddle.amp.GradScaler`` found inf/nan, neither the inner
+    optimizer nor the slow weights nor the step counter move. Extra memory: one copy of the
+    parameters. ``state_dict()`` is portable and contains the inner optimizer's state too.
+
+    Args:
+        inner_optimizer (paddle.optimizer.Optimizer): the fast optimizer; exposed as
+            ``.inner_optimizer`` (a momentum schedule sets its ``_momentum`` / ``_beta1``).
+        alpha (float, optional): slow-weight step, in (0, 1]. Default 0.5.
+        k (int, optional): inner steps per synchronisation, >= 1. Default 5.
+        name (str, optional): unused by the update, kept for Paddle's signature. Default None.
+
+    Example::
+
+        import paddle, paddle_optim
+        model = paddle.nn.Linear(4, 2)
+        inner = paddle.optimizer.Momentum(0.1, momentum=0.9, parameters=model.parameters())
+        opt = paddle_optim.Lookahead(inner, alpha=0.5, k=5)
+        model(paddle.rand([8, 4])).mean().backward()
+        opt.step()
+        opt.clear_grad()
+    """
+
+    def __init__(self, inner_optimizer, alpha=0.5, k=5, name=None):
+        if not isinstance(inner_optimizer, Optimizer):
+            raise TypeError(
+                f"inner_optimizer must be a paddle.optimizer.Optimizer, got "
+                f"{type(inner_optimizer).__name__}"
+            )
+        self.alpha = check_range("alpha", alpha, 0.0, 1.0, low_open=True)
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k={k!r} is out of range; allowed: an integer >= 1")
+        self.k = k
+        self.inner_optimizer = inner_optimizer
+        params = [param for group in parameter_groups(inner_optimizer) for param in group]
+        # Our own groups are flat: the inner optimizer owns learning rates, decay and clipping;
+        # the base class only provides clear_grad, the GradScaler hooks and the LR accessors.
+        super().__init__(learning_rate=inner_optimizer._learning_rate, parameters=params,
+                         weight_decay=None, grad_clip=None, name=name)
+        self._inner_steps = 0
+        with paddle.no_grad():
+            self._slow_weights = {p.name: self._initial_slow_weight(p)
+                                  for p in params if not p.stop_gradient}
+
+    def _initial_slow_weight(self, param):
+        source = self.inner_optimizer._master_weights.get(param.name, param)
+        dtype = paddle.float32 if compat.is_low_precision(source.dtype) else source.dtype
+        return source.detach().astype(dtype) if dtype != source.dtype else source.detach().clone()
+
+    # paddle.amp.decorate(level='O2') sets `_multi_precision` on the optimizer it is given.
+    @property
+    def _multi_precision(self):
+        return getattr(self.inner_optimizer, "_multi_precision", False)
+
+    @_multi_precision.setter
+    def _multi_precision(self, value):
+        self.inner_optimizer._multi_precision = value
+
+    def get_lr(self):
+        """The inner optimizer's current learning rate."""
+        return self.inner_optimizer.get_lr()
+
+    def set_lr(self, value):
+        """Set the inner optimizer's float learning rate (as ``Optimizer.set_lr``)."""
+        self.inner_optimizer.set_lr(value)
+        self._learning_rate = self.inner_optimizer._learning_rate
+
+    def set_lr_scheduler(self, scheduler):
+        """Give the inner optimizer a new ``LRScheduler`` (as ``Optimizer.set_lr_scheduler``)."""
+        self.inner_optimizer.set_lr_scheduler(scheduler)
+        self._learning_rate = self.inner_optimizer._learning_rate
+
+    def clear_grad(self, set_to_zero=True):
+        """Clear the gradients (of the inner optimizer's parameters)."""
+        self.inner_optimizer.clear_grad(set_to_zero)
+
+    @paddle.no_grad()
+    def step(self):
+        """One inner step; every k-th one is followed by the slow-weight synchronisation."""
+        if self._hand_found_inf_to_inner():
+            return
+        self.inner_optimizer.step()
+        self._after_inner_step()
+
+    def minimize(self, loss, startup_program=None, parameters=None, no_grad_set=None):
+        """``inner_optimizer.minimize(...)`` followed by the Lookahead bookkeeping."""
+        if self._hand_found_inf_to_inner():
+            return None, None
+        result = self.inner_optimizer.minimize(loss, startup_program, parameters, no_grad_set)
+        with paddle.no_grad():
+            self._after_inner_step()
+        return result
+
+    def _hand_found_inf_to_inner(self) -> bool:
+        # The scaler sets found_inf on us; settle it once and let the inner optimizer see it too.
+        found_inf = compat.found_inf_flag(self)
+        self.inner_optimizer._set_auxiliary_var("found_inf", found_inf)
+        return found_inf
+
+    def _after_inner_step(self):
+        self._inner_steps += 1
+        if self._inner_steps % self.k == 0:
+            self._synchronize()
+
+    def _synchronize(self):
+        masters = self.inner_optimizer._master_weights
+        alpha = {}
+        for param in self._parameter_list:
+            if param.stop_gradient:
+                continue
+            slow = self._slow_weights[param.name]
+            key = str(slow.dtype)
+            if key not in alpha:
+                alpha[key] = paddle.full([1], self.alpha, dtype=slow.dtype)
+            master = masters.get(param.name)
+            if master is None:
+                lookahead_sync(slow, param, alpha[key])
+            else:
+                lookahead_sync(slow, master, alpha[key])
+                paddle.assign(master.astype(param.dtype), output=param)
+
+    def _export_extra_state(self, params: List) -> dict:
+        return {
+            "inner": portable_state_dict(self.inner_optimizer),
+            "inner_steps": self._inner_steps,
+            "slow_weights": {i: self._slow_weights[p.name].numpy().copy()
+                             for i, p in enumerate(params) if p.name in self._slow_weights},
+        }
+
+    def _import_extra_state(self, params: List, extra: dict) -> None:
+        load_portable_state_dict(self.inner_optimizer, extra["inner"])
+        self._inner_steps = int(extra["inner_steps"])
+        for position, value in extra["slow_weights"].items():
+            assign_checked(self._slow_weights[params[position].name], value,
+                           f"slow weight of parameter #{position}")
