@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="validate a config and warn about common schedule mistakes")
     _add_config_args(p)
+    p.add_argument("--steps-per-epoch", type=_positive_int, default=None, metavar="N",
+                   help="optimizer steps per epoch, when the data set is not available")
+    p.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
+                   help="processes the run will use (they share each epoch); default 1")
     p.set_defaults(handler=_check)
 
     p = sub.add_parser("lr-plot", help="preview the learning-rate and momentum schedule of a config")
@@ -71,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="lr.png", help="PNG to write; a CSV with the same stem is written beside it")
     p.add_argument("--steps-per-epoch", type=_positive_int, default=None, metavar="N",
                    help="optimizer steps per epoch, when the data set is not available")
+    p.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
+                   help="processes the run will use (they share each epoch); default 1")
     p.set_defaults(handler=_lr_plot)
 
     p = sub.add_parser("compare", help="sweep optimizers x learning rates x seeds and report")

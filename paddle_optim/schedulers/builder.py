@@ -54,7 +54,7 @@ def warmup_steps(section: Optional[Mapping[str, Any]], steps_per_epoch: int) -> 
     return 0 if warmup is None else max(1, to_steps(warmup["length"], warmup["unit"], steps_per_epoch))
 
 
-def _native_args(section: Mapping[str, Any], steps_per_epoch: int, total_steps: int, warmup: int,
+def native_arguments(section: Mapping[str, Any], steps_per_epoch: int, total_steps: int, warmup: int,
                  learning_rate: float) -> Dict[str, Any]:
     """The native constructor arguments: times in optimizer steps, callables imported, peak injected."""
     spec = SCHEDULERS[section["name"]]
@@ -112,7 +112,7 @@ def build_lr_scheduler(section: Optional[Mapping[str, Any]], learning_rate: floa
     else:
         spec = SCHEDULERS[section["name"]]
         cls = _RESUMABLE.get(spec.name, spec.cls)
-        kwargs = _native_args(section, steps_per_epoch, total, warmup, float(learning_rate))
+        kwargs = native_arguments(section, steps_per_epoch, total, warmup, float(learning_rate))
         try:
             base = cls(**kwargs)
         except (ValueError, TypeError) as err:  # Paddle's own argument checks, reported at the section

@@ -43,3 +43,12 @@ def to_steps(value: float, unit: str, steps_per_epoch: int) -> int:
     if unit == "step":
         return int(round(value))
     return int(round(value * steps_per_epoch))
+
+
+def config_steps_per_epoch(config, world_size: int = 1) -> int:
+    """Optimizer steps per epoch of a resolved config (reads only the size of the training set)."""
+    from ..data import num_train_samples
+
+    data = config["Data"]
+    return steps_per_epoch(num_train_samples(data), data["batch_size"], world_size,
+                           config["Global"]["accumulate_steps"], data["drop_last"])

@@ -1,0 +1,150 @@
+"""``check``: validate a whole config and warn about the classic schedule mistakes.
+
+Errors (exit 2, one line each) come from :func:`paddle_optim.config.resolve.resolve_config` and from
+building the schedule. Warnings (:func:`lint_config`) come from tuning practice; each says what to
+change. ``train`` runs the same :func:`lint_config` before it starts.
+"""
+from typing import Any, Dict, List, Mapping, Optional
+
+from .config import load_config
+from .config.resolve import resolve_config
+from .errors import ConfigError
+from .schedulers.builder import LR_SECTION, MOMENTUM_SECTION, native_arguments, warmup_steps
+from .schedulers.preview import ScheduleRow, schedule_table, static_momentum
+from .schedulers.units import config_steps_per_epoch
+
+#: Thresholds of the warnings (from the tuning advice in the README's schedule section).
+MAX_MOMENTUM = 0.99
+MAX_WARMUP_FRACTION = 0.2
+MIN_STEP_SIZE_FRACTION = 0.25
+STEP_GAMMA = (0.1, 0.5)          # StepDecay / MultiStepDecay
+EPOCH_GAMMA = (0.98, 0.995)      # ExponentialDecay, per epoch
+NEAR_ZERO = 1e-3                 # of the peak learning rate ...
+NEAR_ZERO_BEFORE = 0.9           # ... reached before this fraction of training
+
+
+class _Run:
+    """The numbers every warning needs: steps, warmup, peak learning rate, the schedule's values."""
+
+    def __init__(self, config: Mapping[str, Any], steps_per_epoch: int, rows: List[ScheduleRow]):
+        self.spe = steps_per_epoch
+        self.total = steps_per_epoch * int(config["Global"]["epochs"])
+        self.section: Dict[str, Any] = config.get(LR_SECTION) or {}
+        self.warmup = warmup_steps(self.section, steps_per_epoch)
+        self.peak = float(config["Optimizer"]["learning_rate"])
+        self.rows = rows
+        self.args: Dict[str, Any] = {}
+        if self.section.get("name"):
+            self.args = native_arguments(self.section, steps_per_epoch, self.total, self.warmup, self.peak)
+
+    def epochs(self, steps: float) -> str:
+        return f"{steps / self.spe:.3g} epochs ({int(steps)} steps)"
+
+
+def _warmup(run: _Run) -> List[str]:
+    warmup = run.section.get("warmup")
+    if warmup is None:
+        return []
+    out = []
+    if warmup["start_lr"] == 0:
+        out.append(f"{LR_SECTION}.warmup.start_lr: 0 makes the first step a no-op; start at 1/10 to 1/100 of "
+                   f"Optimizer.learning_rate (e.g. {run.peak / 100:g}), or omit it for 1/100")
+    if run.warmup > MAX_WARMUP_FRACTION * run.total:
+        out.append(f"{LR_SECTION}.warmup: {run.epochs(run.warmup)} is {run.warmup / run.total:.0%} of training "
+                   f"(over {MAX_WARMUP_FRACTION:.0%}); 5-10% is usually enough")
+    if run.section.get("name") in ("NoamDecay", "OneCycleLR"):
+        out.append(f"{LR_SECTION}.warmup: {run.section['name']} already warms up; remove LRScheduler.warmup")
+    return out
+
+
+def _cosine(run: _Run) -> List[str]:
+    name, out = run.section.get("name"), []
+    if name in ("CosineAnnealingDecay", "CosineAnnealingWarmRestarts") and run.args["eta_min"] == 0:
+        out.append(f"{LR_SECTION}.eta_min: 0 wastes the last epochs at a learning rate of ~0; set it to 1e-3..1e-2 "
+                   f"of Optimizer.learning_rate (e.g. {run.peak * 1e-3:g})")
+    if name == "CosineAnnealingDecay":
+        t_max, end = run.args["T_max"], run.total - run.warmup - 1  # eta_min should fall on the last step
+        if t_max < end:
+            out.append(f"{LR_SECTION}.T_max: the cosine reaches eta_min at the end of {run.epochs(t_max + 1)} but the run "
+                       f"{'after warmup ' if run.warmup else ''}lasts {run.epochs(end + 1)}; Paddle's cosine then "
+                       "rises again. Omit T_max to span the rest of the run")
+        elif t_max > end:
+            out.append(f"{LR_SECTION}.T_max: {run.epochs(t_max)} is longer than the "
+                       f"{'rest of the run after warmup' if run.warmup else 'run'} ({run.epochs(end + 1)}), so "
+                       f"training stops at lr {run.rows[-1].lr:.3g} instead of eta_min; omit T_max to span it")
+    return out
+
+
+def _decays(run: _Run) -> List[str]:
+    name, out = run.section.get("name"), []
+    unit_gamma = run.args.get("gamma")
+    if name == "StepDecay":
+        step_size = run.args["step_size"]
+        if step_size < MIN_STEP_SIZE_FRACTION * run.total:
+            out.append(f"{LR_SECTION}.step_size: {run.epochs(step_size)} is under 1/4 of the run "
+                       f"({run.epochs(run.total)}), so the rate drops {(run.total - run.warmup - 1) // step_size} "
+                       f"times; use 1/3 to 1/2 of the run")
+    if name in ("StepDecay", "MultiStepDecay") and not STEP_GAMMA[0] <= unit_gamma <= STEP_GAMMA[1]:
+        out.append(f"{LR_SECTION}.gamma: {unit_gamma:g} is outside the usual {STEP_GAMMA[0]}-{STEP_GAMMA[1]} "
+                   f"for {name} ({'the rate grows' if unit_gamma >= 1 else 'each drop is very steep'})")
+    if name == "ExponentialDecay":
+        per_epoch = unit_gamma if run.section["unit"] == "epoch" else unit_gamma ** run.spe
+        if not EPOCH_GAMMA[0] <= per_epoch <= EPOCH_GAMMA[1]:
+            out.append(f"{LR_SECTION}.gamma: {per_epoch:.4g} per epoch is outside the usual "
+                       f"{EPOCH_GAMMA[0]}-{EPOCH_GAMMA[1]}" + ("" if run.section["unit"] == "epoch" else
+                                                              " (with unit: step, gamma applies every step)"))
+    for key in ("milestones", "boundaries"):
+        late = [p + run.warmup for p in run.args.get(key, ()) if p + run.warmup >= run.total]
+        if late:
+            out.append(f"{LR_SECTION}.{key}: {', '.join(run.epochs(p) for p in late)} at or beyond the end of "
+                       f"training ({run.epochs(run.total)}) never take effect; move them inside the run")
+    if name == "PiecewiseDecay" and run.section["args"]["values"][0] != run.peak:
+        out.append(f"{LR_SECTION}.values: starts at {run.section['args']['values'][0]:g}, not at "
+                   f"Optimizer.learning_rate {run.peak:g}; PiecewiseDecay uses its values as given")
+    return out
+
+
+def _near_zero(run: _Run) -> List[str]:
+    floor = NEAR_ZERO * run.peak
+    first = next((r for r in run.rows if r.step >= run.warmup and r.lr <= floor), None)
+    if first is None or first.step >= NEAR_ZERO_BEFORE * run.total:
+        return []
+    return [f"{LR_SECTION}: the learning rate falls below {NEAR_ZERO:.1%} of its peak at epoch {first.epoch} of "
+            f"{run.total // run.spe} ({first.step / run.total:.0%} of training), so the rest barely trains; decay "
+            "later or less (step_size, milestones, gamma, T_max, eta_min) or train fewer epochs"]
+
+
+def _momentum(config: Mapping[str, Any]) -> List[str]:
+    section = config.get(MOMENTUM_SECTION)
+    constant = static_momentum(config.get("Optimizer") or {})
+    if section is not None and constant is None:
+        raise ConfigError(MOMENTUM_SECTION, f"optimizer {config['Optimizer'].get('name')} has no momentum or beta1 "
+                                            "to schedule; use Momentum, Adam, AdamW, RAdam or Ranger, or remove it")
+    values = {"Optimizer momentum/beta1": constant} if section is None else \
+        {f"{MOMENTUM_SECTION}.{k}": section.get(k) for k in ("start", "end", "max_momentum", "base_momentum")}
+    return [f"{key}: {value:g} is above {MAX_MOMENTUM}, which overshoots; use 0.8-0.99 (e.g. 0.9, or 0.95 late)"
+            for key, value in values.items() if value is not None and value > MAX_MOMENTUM]
+
+
+def lint_config(config: Mapping[str, Any], steps_per_epoch: int) -> List[str]:
+    """Warnings about the schedule of a resolved config, each with what to change.
+
+    Raises :class:`~paddle_optim.errors.ConfigError` for what cannot run (e.g. Paddle rejecting a
+    scheduler argument, a momentum schedule for an optimizer without momentum).
+    """
+    rows = schedule_table(config, steps_per_epoch)
+    run = _Run(config, steps_per_epoch, rows)
+    return _momentum(config) + _warmup(run) + _cosine(run) + _decays(run) + _near_zero(run)
+
+
+def check_command(args) -> int:
+    """``paddle-optim check -c CONFIG [-o ...] [--steps-per-epoch N] [--nproc N]``."""
+    config = resolve_config(load_config(args.config, args.override))
+    spe: Optional[int] = args.steps_per_epoch or config_steps_per_epoch(config, args.nproc)
+    warnings = lint_config(config, spe)
+    for line in warnings:
+        print(f"warning: {line}")
+    epochs = int(config["Global"]["epochs"])
+    print(f"{args.config}: valid; {epochs} epochs x {spe} optimizer steps = {epochs * spe} steps; "
+          f"{len(warnings)} warning{'' if len(warnings) == 1 else 's'}")
+    return 0

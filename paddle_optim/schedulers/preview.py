@@ -1,0 +1,106 @@
+"""``lr-plot``: the whole learning-rate and momentum schedule of a configured run, before training.
+
+The values come from :func:`~paddle_optim.schedulers.build_schedule` stepped exactly as the trainer
+steps it, so ``lr.csv`` holds the learning rate and momentum every optimizer step will use. No model is
+built and the data set is only measured (its size gives the steps per epoch), or not read at all with
+``--steps-per-epoch``.
+"""
+import csv
+import os
+from dataclasses import dataclass
+from typing import Any, List, Mapping, Optional
+
+from ..config import load_config
+from ..config.resolve import resolve_config
+from .builder import LR_SECTION, build_schedule, warmup_steps
+from .units import config_steps_per_epoch
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    step: int                  # optimizer step, 0-based
+    epoch: int                 # epoch the step belongs to, 0-based
+    lr: float                  # learning rate the step uses
+    momentum: Optional[float]  # momentum / beta1 the step uses (None: the optimizer has none)
+
+
+def static_momentum(optimizer: Mapping[str, Any]) -> Optional[float]:
+    """The constant momentum of an optimizer section (Lookahead: of its inner optimizer)."""
+    while isinstance(optimizer.get("inner"), Mapping):
+        optimizer = optimizer["inner"]
+    for key in ("momentum", "beta1"):
+        if isinstance(optimizer.get(key), (int, float)) and not isinstance(optimizer.get(key), bool):
+            return float(optimizer[key])
+    return None
+
+
+def schedule_table(config: Mapping[str, Any], steps_per_epoch: int) -> List[ScheduleRow]:
+    """Learning rate and momentum of every optimizer step of a resolved config's run."""
+    schedule = build_schedule(config, steps_per_epoch)
+    constant = static_momentum(config.get("Optimizer") or {})
+    rows = []
+    for step in range(steps_per_epoch * int(config["Global"]["epochs"])):
+        momentum = schedule.current_momentum()
+        rows.append(ScheduleRow(step, step // steps_per_epoch, schedule.current_lr(),
+                                constant if momentum is None else momentum))
+        schedule.step()
+    return rows
+
+
+def write_csv(rows: List[ScheduleRow], path: str) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["step", "epoch", "lr", "momentum"])
+        for r in rows:
+            writer.writerow([r.step, r.epoch, repr(r.lr), "" if r.momentum is None else repr(r.momentum)])
+
+
+def plot(rows: List[ScheduleRow], path: str, steps_per_epoch: int, warmup: int, title: str) -> None:
+    """PNG: learning rate (and momentum, when there is one) vs step; epoch boundaries, warmup shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    has_momentum = any(r.momentum is not None for r in rows)
+    fig, axes = plt.subplots(2 if has_momentum else 1, 1, sharex=True, squeeze=False,
+                             figsize=(8, 5.5 if has_momentum else 3.5))
+    steps = [r.step for r in rows]
+    series = [("learning rate", [r.lr for r in rows], "tab:blue")]
+    if has_momentum:
+        series.append(("momentum / beta1", [r.momentum for r in rows], "tab:orange"))
+    epochs = rows[-1].epoch + 1 if rows else 0
+    every = max(1, epochs // 50)  # at most ~50 boundary lines
+    for ax, (label, values, color) in zip(axes[:, 0], series):
+        ax.plot(steps, values, color=color, linewidth=1.5)
+        ax.set_ylabel(label)
+        for epoch in range(every, epochs, every):
+            ax.axvline(epoch * steps_per_epoch, color="0.85", linewidth=0.6, zorder=0)
+        if warmup:
+            ax.axvspan(0, warmup, color="tab:green", alpha=0.12, label=f"warmup ({warmup} steps)")
+            ax.legend(loc="best", fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    axes[-1, 0].set_xlabel(f"optimizer step ({steps_per_epoch} per epoch; grey lines: epoch boundaries)")
+    axes[0, 0].set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def lr_plot_command(args) -> int:
+    """``paddle-optim lr-plot -c CONFIG [--out lr.png] [--steps-per-epoch N] [--nproc N]``."""
+    config = resolve_config(load_config(args.config, args.override))
+    spe = args.steps_per_epoch or config_steps_per_epoch(config, args.nproc)
+    rows = schedule_table(config, spe)
+    out = args.out
+    csv_path = os.path.splitext(out)[0] + ".csv"
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    write_csv(rows, csv_path)
+    lr_section = config.get(LR_SECTION) or {}
+    name = lr_section.get("name") or "constant"
+    warmup = warmup_steps(lr_section, spe)
+    title = f"{name}{' + warmup' if warmup else ''}: {config['Global']['epochs']} epochs x {spe} steps"
+    plot(rows, out, spe, warmup, title)
+    print(f"wrote {out} and {csv_path} ({len(rows)} optimizer steps, {spe} per epoch, "
+          f"lr {rows[0].lr:.4g} -> max {max(r.lr for r in rows):.4g} -> {rows[-1].lr:.4g})")
+    return 0
