@@ -23,7 +23,7 @@ def compare_command(args) -> int:
     _refuse_inside_launch()
     base = load_config(args.config, args.override)
     cells = grid.expand_grid(
-        grid.parse_names(args.optimizers, "--optimizers"),
+        optimizer_names(args.optimizers),
         grid.parse_learning_rates(args.lr) if args.lr else [grid.base_learning_rate(base)],
         [grid.base_seed(base) + i for i in range(args.seeds)],
         grid.parse_names(args.schedulers, "--schedulers") if args.schedulers else [grid.CONFIG_SCHEDULER])
@@ -52,23 +52,43 @@ def compare_command(args) -> int:
     return 0 if any(r.status == FINISHED for r in results) else 1
 
 
-def validate_cells(base: Dict[str, Any], overrides: Dict[grid.Cell, List[str]]) -> None:
-    """Resolve one config per optimizer x scheduler before anything runs, reporting every problem once.
+def optimizer_names(text: str) -> List[str]:
+    """``--optimizers`` as registry names: ``adamw`` -> ``AdamW``; an alias (``Nesterov``) stays itself.
 
-    A misspelled optimizer or a scheduler that needs arguments would otherwise fail every one of
-    its cells, minutes later, one traceback-free log at a time.
+    An unknown name is an error here, before anything runs, with the registry's "did you mean".
     """
-    problems: List[str] = []
-    checked = set()
+    from ..registry import get_spec
+
+    names = []
+    for name in grid.parse_names(text, "--optimizers"):
+        spec, preset = get_spec(name, "--optimizers")
+        canonical = name if preset else spec.name
+        if canonical in names:
+            raise UserError(f"--optimizers: '{name}' is {canonical}, already listed")
+        names.append(canonical)
+    return names
+
+
+def validate_cells(base: Dict[str, Any], overrides: Dict[grid.Cell, List[str]]) -> None:
+    """Resolve one config per optimizer x scheduler before anything runs and report every problem once.
+
+    A misspelled key or a scheduler that needs arguments would otherwise fail every one of its
+    cells, minutes later, one log at a time. A problem every cell shares (the base config's) is
+    reported once; one that only some cells have is prefixed with their optimizer (+ scheduler).
+    """
+    found: Dict[str, List[str]] = {}
     for cell, cell_overrides in overrides.items():
-        if (cell.optimizer, cell.scheduler) in checked:
+        label = cell.optimizer if cell.scheduler == grid.CONFIG_SCHEDULER else f"{cell.optimizer} + {cell.scheduler}"
+        if label in found:
             continue
-        checked.add((cell.optimizer, cell.scheduler))
         try:
             resolve_config(apply_overrides(base, cell_overrides))
+            found[label] = []
         except UserError as err:
-            label = cell.optimizer if cell.scheduler == grid.CONFIG_SCHEDULER else f"{cell.optimizer} + {cell.scheduler}"
-            problems += [f"{label}: {line}" for line in err.problems if f"{label}: {line}" not in problems]
+            found[label] = err.problems
+    common = set.intersection(*(set(lines) for lines in found.values()))
+    problems = [line for line in next(iter(found.values())) if line in common]
+    problems += [f"{label}: {line}" for label, lines in found.items() for line in lines if line not in common]
     if problems:
         raise UserError(problems)
 
