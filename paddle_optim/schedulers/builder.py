@@ -14,6 +14,7 @@ Conventions (also in the README):
 * Per-call decays (``ExponentialDecay``, ``NaturalExpDecay``, ``InverseTimeDecay``, ``LambdaDecay``,
   ``MultiplicativeDecay``) advance once per epoch with ``unit: epoch``, once per step with ``unit: step``.
 """
+import warnings
 from typing import Any, Dict, Mapping, Optional, Union
 
 import paddle.optimizer.lr as paddle_lr
@@ -228,7 +229,11 @@ class TrainingSchedule:
     def set_state_dict(self, state: Mapping[str, Any]) -> None:
         self.iteration = int(state["iteration"])
         if state["lr"] is not None:
-            self.learning_rate.set_state_dict(dict(state["lr"]))
+            with warnings.catch_warnings():
+                # LinearWarmup hands its nested scheduler's entry to the base class too, which then
+                # warns about an "unused value"; the entry is used (restored by LinearWarmup itself).
+                warnings.filterwarnings("ignore", message="There are some unused values in state_dict")
+                self.learning_rate.set_state_dict(dict(state["lr"]))
         self._apply_momentum()
 
 
@@ -244,7 +249,7 @@ def build_schedule(config: Mapping[str, Any], steps_per_epoch: int) -> TrainingS
     ``LRScheduler``, ``MomentumScheduler``) for a run of ``steps_per_epoch`` optimizer steps per epoch."""
     epochs = int(_require(config, "Global", "epochs"))
     learning_rate = float(_require(config, "Optimizer", "learning_rate"))
-    lr_section = config.get(LR_SECTION)
+    lr_section = _resolved(config.get(LR_SECTION), validate_lr_scheduler_section, LR_SECTION)
     lr = build_lr_scheduler(lr_section, learning_rate, steps_per_epoch, epochs)
     momentum = build_momentum_schedule(config.get(MOMENTUM_SECTION), lr_section, steps_per_epoch, epochs)
     return TrainingSchedule(lr, momentum, (lr_section or {}).get("metric"))

@@ -1,0 +1,124 @@
+"""Epoch <-> step conversion, warmup hand-over and positions on the training clock."""
+import zlib  # noqa: F401  (before paddle, see paddle_optim/__init__.py)
+
+import math
+
+import pytest
+
+from paddle_optim.config.resolve import resolve_config
+from paddle_optim.data.sampler import EpochBatchSampler
+from paddle_optim.schedulers import steps_per_epoch
+from paddle_optim.schedulers.preview import schedule_table
+from paddle_optim.schedulers.units import config_steps_per_epoch
+
+# (num_samples, batch_size, world_size, accumulate_steps, drop_last) -> optimizer steps per epoch
+STEPS_PER_EPOCH = [
+    ((1000, 32, 1, 1, False), 32),   # 31.25 micro-batches -> 32 (last one short)
+    ((1000, 32, 1, 1, True), 31),
+    ((1000, 32, 2, 1, False), 16),   # 500 samples per rank
+    ((1001, 32, 2, 1, True), 15),    # 501 per rank (padded) -> 15 full batches
+    ((1000, 32, 1, 4, False), 8),
+    ((1000, 32, 2, 4, False), 4),
+    ((1000, 32, 1, 3, False), 11),   # 32 micro-batches: 10 groups of 3 + a remainder of 2
+    ((10, 32, 4, 1, False), 1),
+]
+
+
+@pytest.mark.parametrize("args,expected", STEPS_PER_EPOCH)
+def test_steps_per_epoch(args, expected):
+    assert steps_per_epoch(*args) == expected
+
+
+@pytest.mark.parametrize("args,expected", [(a, e) for a, e in STEPS_PER_EPOCH if a[3] == 1])
+def test_steps_per_epoch_matches_the_trainers_sampler(args, expected):
+    n, batch, world, _, drop_last = args
+    for rank in range(world):
+        sampler = EpochBatchSampler(list(range(n)), batch, num_replicas=world, rank=rank, drop_last=drop_last)
+        assert sampler.batches_per_epoch() == expected == len(list(sampler))
+
+
+@pytest.mark.parametrize("bad", [dict(num_samples=0), dict(batch_size=0), dict(world_size=0),
+                                 dict(accumulate_steps=0), dict(batch_size=2.5), dict(num_samples=3, batch_size=4,
+                                                                                      drop_last=True)])
+def test_steps_per_epoch_rejects_impossible_runs(bad):
+    args = dict(num_samples=100, batch_size=10)
+    args.update(bad)
+    with pytest.raises(ValueError):
+        steps_per_epoch(**args)
+
+
+def run_config(lr_section, world=1, accumulate=1, epochs=10, momentum=None):
+    raw = {"Global": {"epochs": epochs, "accumulate_steps": accumulate},
+           "Data": {"dataset": {"name": "synthetic", "num_samples": 1000}, "batch_size": 32},
+           "Model": {"name": "mlp"}, "Optimizer": {"name": "Momentum", "learning_rate": 0.1},
+           "LRScheduler": lr_section}
+    if momentum:
+        raw["MomentumScheduler"] = momentum
+    config = resolve_config(raw)
+    return config, config_steps_per_epoch(config, world)
+
+
+@pytest.mark.parametrize("world,accumulate,spe", [(1, 1, 32), (2, 1, 16), (1, 4, 8), (2, 4, 4)])
+@pytest.mark.parametrize("t_max", [None, 10])  # omitted = the run; or 10 epochs written out
+def test_ten_epoch_cosine_ends_at_eta_min_on_the_last_optimizer_step(world, accumulate, spe, t_max):
+    section = {"name": "CosineAnnealingDecay", "eta_min": 1e-4}
+    if t_max:
+        section["T_max"] = t_max
+    config, derived = run_config(section, world, accumulate)
+    assert derived == spe
+    rows = schedule_table(config, derived)
+    assert len(rows) == 10 * spe
+    assert rows[0].lr == 0.1
+    assert rows[-1].lr == 1e-4
+    assert rows[-2].lr > 1e-4
+    assert [r.epoch for r in rows[spe - 1:spe + 1]] == [0, 1]
+
+
+@pytest.mark.parametrize("warmup,steps", [({"epochs": 1}, 32), ({"steps": 50}, 50), ({"epochs": 0.5}, 16)])
+def test_warmup_hands_over_continuously_and_cosine_still_reaches_eta_min(warmup, steps):
+    config, spe = run_config({"name": "CosineAnnealingDecay", "eta_min": 1e-4, "warmup": dict(warmup, start_lr=0.001)})
+    lrs = [r.lr for r in schedule_table(config, spe)]
+    ramp = (0.1 - 0.001) / steps
+    assert lrs[0] == 0.001
+    assert lrs[steps - 1] == pytest.approx(0.1 - ramp)   # the warmup's last step ...
+    assert lrs[steps] == 0.1                              # ... hands over to the peak, one ramp step later
+    assert max(lrs) == 0.1
+    assert all(b <= a for a, b in zip(lrs[steps:], lrs[steps + 1:]))  # then only decays
+    assert lrs[-1] == 1e-4
+
+
+def test_warmup_default_start_is_a_hundredth_of_the_peak():
+    config, spe = run_config({"name": "StepDecay", "step_size": 4, "warmup": {"steps": 10}})
+    assert schedule_table(config, spe)[0].lr == pytest.approx(0.001)
+
+
+def test_milestones_stay_on_the_training_clock_with_warmup():
+    """Detection recipe: MultiStepDecay at epochs [6, 8] with 50 warmup iterations."""
+    config, spe = run_config({"name": "MultiStepDecay", "milestones": [6, 8], "gamma": 0.1,
+                              "warmup": {"steps": 50, "start_lr": 1e-4}})
+    lrs = [r.lr for r in schedule_table(config, spe)]
+    assert lrs[6 * spe - 1] == 0.1 and lrs[6 * spe] == pytest.approx(0.01)
+    assert lrs[8 * spe - 1] == pytest.approx(0.01) and lrs[8 * spe] == pytest.approx(0.001)
+
+
+def test_step_unit_and_epoch_unit_agree():
+    by_epoch, spe = run_config({"name": "StepDecay", "step_size": 3, "gamma": 0.5})
+    by_step, _ = run_config({"name": "StepDecay", "step_size": 3 * spe, "gamma": 0.5, "unit": "step"})
+    assert schedule_table(by_epoch, spe) == schedule_table(by_step, spe)
+
+
+def test_per_epoch_decay_drops_at_epoch_boundaries():
+    config, spe = run_config({"name": "ExponentialDecay", "gamma": 0.9})
+    lrs = [r.lr for r in schedule_table(config, spe)]
+    assert lrs[:spe] == [0.1] * spe
+    assert lrs[spe] == pytest.approx(0.09) and lrs[3 * spe - 1] == pytest.approx(0.1 * 0.9 ** 2)
+
+
+def test_one_cycle_momentum_moves_inversely_to_the_learning_rate():
+    config, spe = run_config({"name": "OneCycleLR", "phase_pct": 0.25}, momentum={"name": "OneCycle"})
+    rows = schedule_table(config, spe)
+    peak = max(range(len(rows)), key=lambda i: rows[i].lr)
+    low = min(range(len(rows)), key=lambda i: rows[i].momentum)
+    assert peak == low == math.ceil(0.25 * len(rows) - 1)
+    assert rows[0].momentum == rows[-1].momentum == 0.95
+    assert rows[peak].momentum == pytest.approx(0.85)
