@@ -109,10 +109,7 @@ def _native_specs() -> List[OptimizerSpec]:
 
 
 def _our_specs() -> List[OptimizerSpec]:
-    try:  # TEMPORARY until paddle_optim.optimizers lands
-        from .optimizers import Lookahead, RAdam, Ranger
-    except ImportError:
-        return []
+    from .optimizers import Lookahead, RAdam, Ranger
 
     return [
         OptimizerSpec.from_class("RAdam", RAdam, "rectified Adam (Liu et al. ICLR 2020): no warmup needed", "groups"),

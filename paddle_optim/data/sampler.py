@@ -24,13 +24,16 @@ class EpochBatchSampler(paddle.io.DistributedBatchSampler):
         shuffle (bool, default True): permute the indices every epoch.
         drop_last (bool, default False): drop this process's last incomplete batch.
         seed (int, default 0): with the epoch, fixes the permutation.
+        pad (bool, default True): repeat samples so every rank gets as many (training); evaluation
+            uses ``pad=False`` so every sample is counted exactly once over all ranks.
     """
 
     def __init__(self, dataset, batch_size: int, num_replicas: int = 1, rank: int = 0, shuffle: bool = True,
-                 drop_last: bool = False, seed: int = 0):
+                 drop_last: bool = False, seed: int = 0, pad: bool = True):
         super().__init__(dataset, batch_size, num_replicas=num_replicas, rank=rank, shuffle=shuffle,
                          drop_last=drop_last)
         self.seed = int(seed)
+        self.pad = bool(pad)
         self.start_batch = 0
 
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
@@ -44,12 +47,13 @@ class EpochBatchSampler(paddle.io.DistributedBatchSampler):
         indices = np.arange(n)
         if self.shuffle:
             indices = np.random.RandomState([self.seed, self.epoch]).permutation(n)
-        total = int(math.ceil(n / self.nranks)) * self.nranks
-        indices = np.concatenate([indices, indices[: total - n]])  # pad by wrapping, as DistributedBatchSampler
-        return indices[self.local_rank:total:self.nranks].tolist()
+        if self.pad:  # wrap around, as DistributedBatchSampler does
+            indices = np.concatenate([indices, indices[: int(math.ceil(n / self.nranks)) * self.nranks - n]])
+        return indices[self.local_rank::self.nranks].tolist()
 
     def batches_per_epoch(self) -> int:
-        per_rank = int(math.ceil(len(self.dataset) / self.nranks))
+        n = len(self.dataset)
+        per_rank = int(math.ceil(n / self.nranks)) if self.pad else len(range(self.local_rank, n, self.nranks))
         return per_rank // self.batch_size if self.drop_last else int(math.ceil(per_rank / self.batch_size))
 
     def __iter__(self) -> Iterator[List[int]]:

@@ -1,0 +1,157 @@
+"""Atomic PaddleClas-style checkpoints: ``<prefix>.pdparams / .pdopt / .pdstates`` as one unit.
+
+``<output_dir>/checkpoints/`` holds ``latest.*`` (refreshed at every epoch end, and every
+``Checkpoint.interval_steps`` steps), ``best_model.*`` and ``epoch_N.*`` (keep-last-N).
+
+* ``.pdparams``: ``model.state_dict()`` (structured names; loadable with plain ``paddle.load``);
+* ``.pdopt``: the optimizer state, keyed by parameter position
+  (:func:`paddle_optim.optimizers.state.portable_state_dict`: moments, Lookahead slow weights, ...);
+* ``.pdstates``: everything else needed to continue bit-for-bit (epoch and position in it, global
+  step, schedules, GradScaler, EMA, RNG states, best metric, the resolved config) plus the sizes of
+  the two other files.
+
+Writing is a small redo log, so that a process killed at ANY point leaves a complete checkpoint:
+
+1. write ``P.pdparams.tmp`` and ``P.pdopt.tmp`` (flushed to disk);
+2. write ``P.pdstates.part`` and rename it to ``P.pdstates.tmp``: **the commit point**;
+3. rename the three ``.tmp`` files over ``P.*``.
+
+Before reading (and before the next write) :func:`recover` finishes an interrupted step 3 when a
+``.pdstates.tmp`` exists, and otherwise deletes the leftovers of an uncommitted write, so the
+previous ``P.*`` stay intact.
+"""
+import os
+import pickle
+import re
+from typing import Any, Dict, List, Optional, Tuple
+
+import paddle
+
+from ..errors import UserError
+
+SUFFIXES = (".pdparams", ".pdopt", ".pdstates")
+FORMAT_VERSION = 1
+
+
+def _fsync_file(path: str) -> None:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def _save(obj: Any, path: str) -> None:
+    paddle.save(obj, path)
+    _fsync_file(path)
+
+
+def recover(prefix: str) -> None:
+    """Bring ``prefix.*`` to a complete state after an interrupted :func:`save`."""
+    if os.path.exists(prefix + ".pdstates.tmp"):  # committed: finish moving into place
+        for suffix in SUFFIXES:
+            if os.path.exists(prefix + suffix + ".tmp"):
+                os.replace(prefix + suffix + ".tmp", prefix + suffix)
+        return
+    for leftover in [prefix + s + ".tmp" for s in SUFFIXES[:2]] + [prefix + ".pdstates.part"]:
+        if os.path.exists(leftover):
+            os.remove(leftover)
+
+
+def save(prefix: str, model_state: Dict[str, Any], optimizer_state: Dict[str, Any], states: Dict[str, Any]) -> None:
+    """Write ``prefix.pdparams/.pdopt/.pdstates`` atomically as one unit (see the module docstring)."""
+    recover(prefix)
+    _save(model_state, prefix + ".pdparams.tmp")
+    _save(optimizer_state, prefix + ".pdopt.tmp")
+    states = dict(states, format=FORMAT_VERSION,
+                  sizes={s: os.path.getsize(prefix + s + ".tmp") for s in SUFFIXES[:2]})
+    _save(states, prefix + ".pdstates.part")
+    os.replace(prefix + ".pdstates.part", prefix + ".pdstates.tmp")
+    for suffix in SUFFIXES:
+        os.replace(prefix + suffix + ".tmp", prefix + suffix)
+
+
+def copy(src_prefix: str, dst_prefix: str) -> None:
+    """Make ``dst_prefix.*`` a complete copy of ``src_prefix.*`` with the same redo-log protocol."""
+    import shutil
+
+    recover(dst_prefix)
+    for suffix in SUFFIXES[:2]:
+        shutil.copyfile(src_prefix + suffix, dst_prefix + suffix + ".tmp")
+        _fsync_file(dst_prefix + suffix + ".tmp")
+    shutil.copyfile(src_prefix + ".pdstates", dst_prefix + ".pdstates.part")
+    _fsync_file(dst_prefix + ".pdstates.part")
+    os.replace(dst_prefix + ".pdstates.part", dst_prefix + ".pdstates.tmp")
+    for suffix in SUFFIXES:
+        os.replace(dst_prefix + suffix + ".tmp", dst_prefix + suffix)
+
+
+def _load_file(path: str) -> Any:
+    try:
+        return paddle.load(path)
+    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, OSError, RuntimeError, AttributeError,
+            ModuleNotFoundError) as err:
+        raise UserError(f"checkpoint file {path} is corrupt or not a paddle-optim checkpoint "
+                        f"({type(err).__name__}: {err})") from None
+
+
+def load(prefix: str) -> Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Any]]:
+    """``(model_state, optimizer_state, states)`` of a complete checkpoint; UserError if it is not one."""
+    recover(prefix)
+    missing = [prefix + s for s in SUFFIXES if not os.path.isfile(prefix + s)]
+    if missing:
+        raise UserError(f"incomplete checkpoint {prefix}: missing {', '.join(missing)}")
+    states = _load_file(prefix + ".pdstates")
+    if not isinstance(states, dict) or states.get("format") != FORMAT_VERSION:
+        raise UserError(f"{prefix}.pdstates is not a paddle-optim checkpoint (format {FORMAT_VERSION})")
+    for suffix, size in states["sizes"].items():
+        actual = os.path.getsize(prefix + suffix)
+        if actual != size:
+            raise UserError(f"checkpoint file {prefix}{suffix} is corrupt: {actual} bytes, expected {size}")
+    model_state = _load_file(prefix + ".pdparams")
+    optimizer_state = _load_file(prefix + ".pdopt")
+    if not isinstance(model_state, dict) or not isinstance(optimizer_state, dict):
+        raise UserError(f"checkpoint {prefix} does not hold state dicts")
+    return model_state, optimizer_state, states
+
+
+def resolve_prefix(path: str) -> str:
+    """Accept ``dir/checkpoints``, ``dir/checkpoints/latest`` or ``dir/checkpoints/latest.pdparams``."""
+    for suffix in SUFFIXES:
+        if path.endswith(suffix):
+            return path[: -len(suffix)]
+    if os.path.isdir(path):
+        return os.path.join(path, "latest")
+    return path
+
+
+def newest_complete(checkpoint_dir: str) -> Optional[str]:
+    """Prefix of the checkpoint with the highest global step among ``latest`` and ``epoch_N``, or None."""
+    if not os.path.isdir(checkpoint_dir):
+        return None
+    candidates = ["latest"] + [m.group(1) for m in map(re.compile(r"^(epoch_\d+)\.pdstates$").match,
+                                                        os.listdir(checkpoint_dir)) if m]
+    best, best_step = None, -1
+    for name in candidates:
+        prefix = os.path.join(checkpoint_dir, name)
+        recover(prefix)
+        if not all(os.path.isfile(prefix + s) for s in SUFFIXES):
+            continue
+        step = _load_file(prefix + ".pdstates").get("global_step", -1)
+        if step > best_step:
+            best, best_step = prefix, step
+    return best
+
+
+def prune_epochs(checkpoint_dir: str, keep_last: int) -> List[str]:
+    """Delete all but the newest ``keep_last`` ``epoch_N.*`` (0 keeps all); return the removed prefixes."""
+    if keep_last <= 0:
+        return []
+    epochs = sorted(int(m.group(1)) for m in map(re.compile(r"^epoch_(\d+)\.pdstates$").match,
+                                                 os.listdir(checkpoint_dir)) if m)
+    removed = []
+    for n in epochs[:-keep_last]:
+        prefix = os.path.join(checkpoint_dir, f"epoch_{n}")
+        # .pdstates first: a half-deleted snapshot then no longer looks complete.
+        for suffix in (".pdstates",) + SUFFIXES[:2]:
+            if os.path.exists(prefix + suffix):
+                os.remove(prefix + suffix)
+        removed.append(prefix)
+    return removed

@@ -1,0 +1,75 @@
+"""Processes and devices: one trainer code path for 1 process and for ``paddle.distributed.launch``.
+
+Under ``python -m paddle.distributed.launch --nproc_per_node N`` every process runs the same
+trainer; rank and world size come from the launcher's environment. CPU runs use the gloo backend
+(``PADDLE_DISTRI_BACKEND=gloo``, set here when unset). Only rank 0 writes logs, VisualDL records and
+checkpoints (:attr:`World.is_main`).
+"""
+import os
+import sys
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import paddle
+import paddle.distributed as dist
+
+from ..errors import UserError
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int
+    size: int
+    device: str  # "cpu" or "gpu"
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def cuda_available() -> bool:
+    return paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+
+
+def resolve_device(choice: str) -> str:
+    """``auto`` -> gpu when Paddle has CUDA and sees a GPU, else cpu; ``gpu`` without one is an error."""
+    if choice == "gpu" and not cuda_available():
+        raise UserError("Global.device: gpu requested, but this Paddle build has no CUDA or sees no GPU; "
+                        "use device: auto or cpu")
+    if choice == "auto":
+        return "gpu" if cuda_available() else "cpu"
+    return choice
+
+
+def setup(device_choice: str) -> World:
+    """Select the device and, under a launcher with more than one process, join the process group."""
+    device = resolve_device(device_choice)
+    size = dist.get_world_size()
+    if device == "gpu":
+        paddle.set_device(f"gpu:{dist.ParallelEnv().device_id}")
+    else:
+        paddle.set_device("cpu")
+    if size > 1:
+        if device == "cpu":
+            os.environ.setdefault("PADDLE_DISTRI_BACKEND", "gloo")
+        dist.init_parallel_env()
+    return World(dist.get_rank() if size > 1 else 0, size, device)
+
+
+def all_reduce_sum(values: Sequence[float], world: World) -> List[float]:
+    """Sum a few floats over all processes (float64 so counts stay exact)."""
+    if world.size == 1:
+        return [float(v) for v in values]
+    t = paddle.to_tensor([float(v) for v in values], dtype="float64")
+    dist.all_reduce(t)
+    return [float(v) for v in t.numpy()]
+
+
+def launch_command(nproc: int, train_args: Sequence[str], device: str, log_dir: Optional[str]) -> List[str]:
+    """The ``paddle.distributed.launch`` line that runs ``train_args`` in ``nproc`` processes."""
+    cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(nproc)]
+    if device == "gpu":
+        cmd += ["--devices", ",".join(str(i) for i in range(nproc))]
+    if log_dir:
+        cmd += ["--log_dir", log_dir]
+    return cmd + [os.path.join(os.path.dirname(__file__), "launch_entry.py")] + list(train_args)

@@ -1,0 +1,12 @@
+"""Script run by ``paddle.distributed.launch`` in every process: ``paddle-optim train <args>``.
+
+A plain file (the launcher runs scripts, not modules), with absolute imports; zlib before Paddle
+(see ``paddle_optim/__init__.py``).
+"""
+import zlib  # noqa: F401  (must precede paddle)
+import sys
+
+from paddle_optim.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["train"] + sys.argv[1:]))

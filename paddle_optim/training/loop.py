@@ -1,0 +1,267 @@
+"""The training loop, top to bottom: build, (resume), then per optimizer step: forward/backward over
+``accumulate_steps`` micro-batches, skip the step if a loss was non-finite, clip (inside the
+optimizer), step, EMA, schedule, log; per epoch: evaluate, checkpoint.
+"""
+import contextlib
+import logging
+import math
+import os
+import time
+from typing import Any, Dict, Mapping, Optional
+
+import paddle
+
+from ..data import build_datasets
+from ..data.loader import iterate_batches
+from ..data.sampler import EpochBatchSampler
+from ..errors import UserError
+from ..models import build_model
+from ..optimizers.state import load_portable_state_dict, portable_state_dict
+from ..registry import build_optimizer
+from ..schedulers import build_schedule
+from ..schedulers.preview import static_momentum
+from ..schedulers.units import steps_per_epoch
+from . import checkpoint
+from .amp import Amp
+from .distributed import World, all_reduce_sum
+from .ema import ModelEMA
+from .evaluate import METRIC_NAME, evaluate
+from .progress import EpochProgress
+from .records import RunRecords
+from .state import RunState, rng_state, seed_everything, set_rng_state
+
+log = logging.getLogger("paddle_optim.train")
+
+
+class TrainingDiverged(UserError):
+    """Too many non-finite losses in a row; the last good checkpoint is kept."""
+
+
+class Run:
+    """Everything one run is made of. Built by :func:`build_run`; stepped by :func:`train`."""
+
+    def __init__(self, config: Mapping[str, Any], world: World):
+        g, data = config["Global"], config["Data"]
+        self.config, self.world = config, world
+        seed_everything(g["seed"])
+        self.train_set, self.val_set, info = build_datasets(data)
+        self.model = build_model(config["Model"], info)
+        self.steps_per_epoch = steps_per_epoch(len(self.train_set), data["batch_size"], world.size,
+                                               g["accumulate_steps"], data["drop_last"])
+        self.schedule = build_schedule(config, self.steps_per_epoch)
+        optimizer = build_optimizer(config["Optimizer"], self.model, self.schedule.learning_rate)
+        self.amp = Amp(config["AMP"], world.device)
+        self.model, self.optimizer = self.amp.decorate(self.model, optimizer)
+        self.schedule.attach(self.optimizer)
+        ema = config["EMA"]
+        self.ema = ModelEMA(self.model, ema["decay"], ema["warmup"]) if ema["enable"] else None
+        self.loss_fn = paddle.nn.CrossEntropyLoss(label_smoothing=config["Loss"]["label_smoothing"])
+        self.net = paddle.DataParallel(self.model) if world.size > 1 else self.model
+        self.sampler = EpochBatchSampler(self.train_set, data["batch_size"], world.size, world.rank,
+                                         shuffle=data["shuffle"], drop_last=data["drop_last"], seed=g["seed"])
+        self.state = RunState()
+        self.static_momentum = static_momentum(config["Optimizer"])
+
+    # --- checkpoints -----------------------------------------------------------------------------
+    def save(self, prefix: str) -> None:
+        checkpoint.save(prefix, self.model.state_dict(), portable_state_dict(self.optimizer), {
+            "run": self.state.state_dict(), "global_step": self.state.global_step,
+            "schedule": self.schedule.state_dict(), "scaler": self.amp.state_dict(),
+            "ema": self.ema.state_dict() if self.ema else None, "rng": rng_state(), "config": dict(self.config)})
+
+    def restore(self, prefix: str) -> None:
+        model_state, optimizer_state, states = checkpoint.load(prefix)
+        _warn_config_changes(states.get("config") or {}, self.config)
+        missing, unexpected = _set_model_state(self.model, model_state)
+        if missing or unexpected:
+            raise UserError(f"checkpoint {prefix} does not fit this model: missing {missing[:5]}, "
+                            f"unexpected {unexpected[:5]}")
+        load_portable_state_dict(self.optimizer, optimizer_state)
+        self.schedule.set_state_dict(states["schedule"])
+        self.amp.set_state_dict(states["scaler"])
+        if self.ema is not None and states["ema"] is not None:
+            self.ema.set_state_dict(states["ema"])
+        set_rng_state(states["rng"])
+        self.state = RunState.from_state_dict(states["run"])
+        log.info(f"resumed from {prefix}: epoch {self.state.epoch + 1}, batch {self.state.batch_in_epoch}, "
+                 f"step {self.state.global_step}")
+
+    def momentum(self) -> Optional[float]:
+        scheduled = self.schedule.current_momentum()
+        return self.static_momentum if scheduled is None else scheduled
+
+
+def _set_model_state(model, state: Dict[str, Any]):
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if not missing and not unexpected:
+        model.set_state_dict(state)
+    return missing, unexpected
+
+
+def _warn_config_changes(saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:
+    from .records import flatten_config
+
+    old, new = flatten_config(saved), flatten_config(current)
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if changed:
+        log.warning("resuming with a config that differs from the checkpoint's at: " + ", ".join(changed[:10]))
+
+
+def global_grad_norm(parameters) -> float:
+    """L2 norm of all gradients together (before clipping), as ``ClipGradByGlobalNorm`` measures it."""
+    squares = [paddle.sum(paddle.square(p.grad.astype("float32"))) for p in parameters if p.grad is not None]
+    return float(paddle.sqrt(paddle.add_n(squares))) if squares else 0.0
+
+
+def train(run: Run, records: Optional[RunRecords]) -> Dict[str, Any]:
+    """Train ``run`` to ``Global.epochs``; return the metrics written to ``metrics.json``."""
+    status, message = "finished", None
+    try:
+        _epochs(run, records)
+    except TrainingDiverged as err:
+        status, message = "diverged", err
+    metrics = summary(run, status)
+    if records is not None:
+        records.finish(metrics)
+    if message is not None:
+        raise message
+    return metrics
+
+
+def summary(run: Run, status: str) -> Dict[str, Any]:
+    s = run.state
+    return {"metric_name": METRIC_NAME, "best_metric": s.best_metric, "best_epoch": s.best_epoch,
+            "final_metric": s.last_metric, "epochs": s.epoch, "global_step": s.global_step,
+            "steps_per_epoch": run.steps_per_epoch, "train_seconds": s.train_seconds,
+            "samples_per_second": s.samples_seen / s.train_seconds if s.train_seconds > 0 else None,
+            "status": status, "nonfinite_steps": s.nonfinite_steps, "world_size": run.world.size,
+            "optimizer": run.config["Optimizer"]["name"], "learning_rate": run.config["Optimizer"]["learning_rate"]}
+
+
+def _epochs(run: Run, records: Optional[RunRecords]) -> None:
+    g, ckpt = run.config["Global"], run.config["Checkpoint"]
+    for epoch in range(run.state.epoch, g["epochs"]):
+        _train_one_epoch(run, records, epoch)
+        run.state.epoch, run.state.batch_in_epoch = epoch + 1, 0
+        evaluated = (epoch + 1) % g["eval_interval"] == 0 or epoch + 1 == g["epochs"]
+        improved = False
+        if evaluated:
+            improved = _evaluate(run, records, epoch)
+        if records is not None:
+            prefix = os.path.join(records.checkpoint_dir, "latest")
+            run.save(prefix)
+            if ckpt["save_interval"] and (epoch + 1) % ckpt["save_interval"] == 0:
+                checkpoint.copy(prefix, os.path.join(records.checkpoint_dir, f"epoch_{epoch + 1}"))
+                checkpoint.prune_epochs(records.checkpoint_dir, ckpt["keep_last"])
+            if improved and ckpt["save_best"]:
+                checkpoint.copy(prefix, os.path.join(records.checkpoint_dir, "best_model"))
+
+
+def _evaluate(run: Run, records: Optional[RunRecords], epoch: int) -> bool:
+    data = run.config["Data"]
+    with run.ema.applied_to(run.model) if run.ema else contextlib.nullcontext():
+        metrics = evaluate(run.model, run.val_set, data["eval_batch_size"], run.loss_fn, run.amp, run.world,
+                           data["num_workers"])
+    run.schedule.on_evaluation(metrics)
+    s = run.state
+    s.last_metric = metrics[METRIC_NAME]
+    improved = s.best_metric is None or s.last_metric > s.best_metric
+    if improved:
+        s.best_metric, s.best_epoch = s.last_metric, epoch + 1
+    log.info(f"eval epoch {epoch + 1}: loss {metrics['loss']:.4f} {METRIC_NAME} {s.last_metric:.4f} "
+             f"(best {s.best_metric:.4f} at epoch {s.best_epoch})")
+    if records is not None:
+        records.evaluation(epoch + 1, s.global_step, metrics)
+    return improved
+
+
+def _train_one_epoch(run: Run, records: Optional[RunRecords], epoch: int) -> None:
+    g, data = run.config["Global"], run.config["Data"]
+    s, world, accumulate = run.state, run.world, g["accumulate_steps"]
+    run.sampler.set_epoch(epoch, s.batch_in_epoch)
+    num_batches = run.sampler.batches_per_epoch()
+    progress = EpochProgress(epoch + 1, g["epochs"], run.steps_per_epoch, math.ceil(s.batch_in_epoch / accumulate),
+                             records is not None)
+    run.net.train()
+    window_losses, window_bad, window_samples = [], False, 0
+    interval = {"loss": 0.0, "steps": 0, "samples": 0, "start": time.perf_counter()}
+    epoch_start = time.perf_counter()
+    for b, (x, y) in enumerate(iterate_batches(run.train_set, run.sampler, data["num_workers"]), s.batch_in_epoch):
+        # Micro-batches form windows of `accumulate` from the epoch start; the last one may be shorter.
+        window_start = b - b % accumulate
+        window_len = min(accumulate, num_batches - window_start)
+        last_in_window = b == window_start + window_len - 1
+        with run.amp.autocast():
+            loss = run.loss_fn(run.net(x), y)
+        loss_value = float(loss)
+        finite = math.isfinite(loss_value)
+        if world.size > 1:  # every rank must take the same branch, or DataParallel's all-reduce hangs
+            finite = all_reduce_sum([0.0 if finite else 1.0], world)[0] == 0.0
+        window_samples += int(y.shape[0])
+        if finite and not window_bad:
+            # Gradients are all-reduced only on the window's last backward (DataParallel.no_sync).
+            sync = last_in_window or world.size == 1
+            with contextlib.nullcontext() if sync else run.net.no_sync():
+                run.amp.backward(loss / window_len)
+            window_losses.append(loss_value)
+        else:
+            window_bad = True
+        if not last_in_window:
+            continue
+
+        lr, momentum = run.schedule.current_lr(), run.momentum()
+        log_now = (s.global_step + 1) % g["log_interval"] == 0
+        grad_norm = None
+        if window_bad:
+            run.optimizer.clear_grad()
+            s.nonfinite_steps += 1
+            s.nonfinite_in_row += 1
+            log.warning(f"non-finite loss at step {s.global_step + 1} (epoch {epoch + 1}): step skipped, weights "
+                        f"unchanged ({s.nonfinite_in_row} in a row, {s.nonfinite_steps} in total)")
+            if s.nonfinite_in_row >= g["max_nonfinite_steps"]:
+                s.train_seconds += time.perf_counter() - epoch_start
+                raise TrainingDiverged(
+                    f"training diverged: {s.nonfinite_in_row} non-finite losses in a row at step {s.global_step + 1} "
+                    f"(Global.max_nonfinite_steps = {g['max_nonfinite_steps']}); lower Optimizer.learning_rate, "
+                    f"add warmup or grad_clip. The last good checkpoint is kept in {g['output_dir']}/checkpoints")
+        else:
+            if log_now:
+                run.amp.unscale(run.optimizer)
+                grad_norm = global_grad_norm(run.model.parameters())
+            run.amp.step(run.optimizer)
+            run.optimizer.clear_grad()
+            if run.ema is not None:
+                run.ema.update(run.model)
+            s.nonfinite_in_row = 0
+            interval["loss"] += sum(window_losses) / len(window_losses)
+            interval["steps"] += 1
+        run.schedule.step()
+        s.global_step += 1
+        s.batch_in_epoch = b + 1
+        s.samples_seen += window_samples * world.size
+        interval["samples"] += window_samples * world.size
+        window_losses, window_bad, window_samples = [], False, 0
+
+        line = None
+        mean_loss = interval["loss"] / interval["steps"] if interval["steps"] else float("nan")
+        if log_now:
+            elapsed = time.perf_counter() - interval["start"]
+            values = {"loss": mean_loss, "lr": lr, "momentum": momentum, "grad_norm": grad_norm,
+                      "samples_per_sec": interval["samples"] / elapsed if elapsed > 0 else None}
+            if records is not None:
+                records.training(s.global_step, epoch + 1, values)
+            line = (f"loss {mean_loss:.4f} lr {lr:.4g}" + (f" momentum {momentum:.4g}" if momentum is not None else "")
+                    + (f" grad_norm {grad_norm:.3g}" if grad_norm is not None else "")
+                    + f" samples/s {values['samples_per_sec'] or 0:.0f}")
+            interval = {"loss": 0.0, "steps": 0, "samples": 0, "start": time.perf_counter()}
+        progress.advance(math.ceil(s.batch_in_epoch / accumulate), None if math.isnan(mean_loss) else mean_loss,
+                         lr, line)
+        interval_steps = run.config["Checkpoint"]["interval_steps"]
+        if records is not None and interval_steps and s.global_step % interval_steps == 0 and b + 1 < num_batches:
+            s.train_seconds += time.perf_counter() - epoch_start
+            run.save(os.path.join(records.checkpoint_dir, "latest"))
+            epoch_start = time.perf_counter()
+    s.train_seconds += time.perf_counter() - epoch_start
+    progress.close()

@@ -1,0 +1,191 @@
+"""What a run leaves in ``output_dir`` (rank 0 only): logs, CSV tables, VisualDL, metrics, curves.
+
+==================  ===============================================================================
+``train.log``       every log line of the run (appended across resumes)
+``train_log.csv``   ``step,epoch,loss,lr,momentum`` every ``Global.log_interval`` optimizer steps
+``eval_log.csv``    ``epoch,step,loss,metric`` after every evaluation (metric = top-1 accuracy)
+``vdl/``            VisualDL: ``train/lr``, ``train/momentum``, ``train/loss``, ``train/grad_norm``,
+                    ``train/samples_per_sec``, ``eval/loss``, ``eval/top1`` and the hyperparameters
+``metrics.json``    the summary ``compare`` reads (see :func:`write_metrics`)
+``curves.png``      loss, metric and learning rate against the step
+``config.yaml``     the resolved config
+==================  ===============================================================================
+
+On resume the CSV files keep only the rows up to the checkpoint's step, so a run that was killed
+and resumed leaves the same tables as one that never stopped.
+"""
+import csv
+import json
+import logging
+import os
+import sys
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+TRAIN_COLUMNS = ("step", "epoch", "loss", "lr", "momentum")
+EVAL_COLUMNS = ("epoch", "step", "loss", "metric")
+
+log = logging.getLogger("paddle_optim.train")
+
+
+def setup_logging(output_dir: Optional[str]) -> None:
+    """Log lines to stdout and (rank 0, given ``output_dir``) to ``train.log``."""
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+        handler.close()
+    fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
+    stream = logging.StreamHandler(sys.stdout)
+    stream.setFormatter(fmt)
+    log.addHandler(stream)
+    if output_dir:
+        file_handler = logging.FileHandler(os.path.join(output_dir, "train.log"), encoding="utf-8")
+        file_handler.setFormatter(fmt)
+        log.addHandler(file_handler)
+
+
+class CsvLog:
+    """An append-only CSV table, truncated to ``step <= resume_step`` when a run resumes."""
+
+    def __init__(self, path: str, columns: Sequence[str], resume_step: Optional[int]):
+        self.path, self.columns = path, tuple(columns)
+        kept: List[Dict[str, str]] = []
+        if resume_step is not None and os.path.exists(path):
+            with open(path, newline="", encoding="utf-8") as fh:
+                kept = [row for row in csv.DictReader(fh) if int(row["step"]) <= resume_step]
+        self._fh = open(path, "w", newline="", encoding="utf-8")
+        self._writer = csv.DictWriter(self._fh, fieldnames=self.columns)
+        self._writer.writeheader()
+        self._writer.writerows(kept)
+        self._fh.flush()
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        self._writer.writerow({k: _fmt(row[k]) for k in self.columns})
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _fmt(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def read_csv(path: str) -> List[Dict[str, str]]:
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+class VisualDL:
+    """``visualdl.LogWriter`` under ``<output_dir>/vdl``; rank 0 only."""
+
+    def __init__(self, logdir: str):
+        from visualdl import LogWriter
+
+        self.writer = LogWriter(logdir=logdir)
+
+    def scalars(self, values: Mapping[str, Optional[float]], step: int) -> None:
+        for tag, value in values.items():
+            if value is not None:
+                self.writer.add_scalar(tag=tag, value=float(value), step=step)
+
+    def hyperparameters(self, config: Mapping[str, Any], metrics: Sequence[str]) -> None:
+        """The flattened config (numbers; everything else as text) as VisualDL hparams."""
+        # VisualDL's protobuf rejects booleans as numbers.
+        hparams = {k: str(v) if isinstance(v, bool) else v for k, v in flatten_config(config).items()}
+        self.writer.add_hparams(hparams_dict=hparams, metrics_list=list(metrics))
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def flatten_config(config: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """``{"Optimizer.name": "Momentum", ...}``: numbers/bools/strings kept, other values as text."""
+    flat: Dict[str, Any] = {}
+    for key, value in (config or {}).items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten_config(value, name + "."))
+        elif isinstance(value, (bool, int, float, str)):
+            flat[name] = value
+        elif value is not None:
+            flat[name] = str(value)
+    return flat
+
+
+def write_metrics(path: str, metrics: Mapping[str, Any]) -> None:
+    """``metrics.json``: metric_name, best_metric, final_metric, epochs, global_step, train_seconds,
+    samples_per_second, status ("finished" | "diverged"), nonfinite_steps, and more."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(dict(metrics), fh, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def plot_curves(output_dir: str) -> str:
+    """``curves.png`` (train/eval loss, top-1, learning rate vs step) from the run's CSV files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train = read_csv(os.path.join(output_dir, "train_log.csv"))
+    evals = read_csv(os.path.join(output_dir, "eval_log.csv"))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    steps = [int(r["step"]) for r in train]
+    axes[0].plot(steps, [float(r["loss"]) for r in train], label="train")
+    axes[0].plot([int(r["step"]) for r in evals], [float(r["loss"]) for r in evals], "o-", label="eval")
+    axes[0].set_title("loss")
+    axes[0].legend()
+    axes[1].plot([int(r["step"]) for r in evals], [float(r["metric"]) for r in evals], "o-")
+    axes[1].set_title("eval top-1")
+    axes[2].plot(steps, [float(r["lr"]) for r in train])
+    axes[2].set_title("learning rate")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = os.path.join(output_dir, "curves.png")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+class RunRecords:
+    """Rank 0's writer of everything above; created only after the whole config was validated."""
+
+    def __init__(self, output_dir: str, config: Mapping[str, Any], resume_step: Optional[int]):
+        import yaml
+
+        self.output_dir = output_dir
+        self.checkpoint_dir = os.path.join(output_dir, "checkpoints")
+        os.makedirs(self.checkpoint_dir, exist_ok=True)
+        with open(os.path.join(output_dir, "config.yaml"), "w", encoding="utf-8") as fh:
+            yaml.safe_dump(dict(config), fh, sort_keys=False)
+        self.train_csv = CsvLog(os.path.join(output_dir, "train_log.csv"), TRAIN_COLUMNS, resume_step)
+        self.eval_csv = CsvLog(os.path.join(output_dir, "eval_log.csv"), EVAL_COLUMNS, resume_step)
+        self.vdl = VisualDL(os.path.join(output_dir, "vdl"))
+        self.vdl.hyperparameters(config, ["eval/top1", "eval/loss"])
+
+    def training(self, step: int, epoch: int, values: Mapping[str, Optional[float]]) -> None:
+        """One ``log_interval`` point: loss, lr, momentum, grad_norm, samples_per_sec."""
+        self.train_csv.write({"step": step, "epoch": epoch, "loss": values["loss"], "lr": values["lr"],
+                              "momentum": values["momentum"]})
+        self.vdl.scalars({f"train/{k}": v for k, v in values.items()}, step)
+
+    def evaluation(self, epoch: int, step: int, metrics: Mapping[str, float]) -> None:
+        self.eval_csv.write({"epoch": epoch, "step": step, "loss": metrics["loss"], "metric": metrics["top1"]})
+        self.vdl.scalars({f"eval/{k}": v for k, v in metrics.items()}, step)
+
+    def finish(self, metrics: Mapping[str, Any]) -> None:
+        write_metrics(os.path.join(self.output_dir, "metrics.json"), metrics)
+        self.train_csv.close()
+        self.eval_csv.close()
+        self.vdl.close()
+        plot_curves(self.output_dir)

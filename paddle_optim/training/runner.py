@@ -1,0 +1,97 @@
+"""``paddle-optim train``: validate everything, then train here or under ``paddle.distributed.launch``.
+
+Order matters for users: the config (with ``-o`` overrides) is resolved and linted, the data set
+measured and the resume checkpoint located BEFORE anything in ``Global.output_dir`` is created or
+changed, so a mistake never damages an earlier run's outputs.
+"""
+import logging
+import os
+import subprocess
+import sys
+from typing import Any, Dict, Mapping, Optional
+
+from ..config import load_config
+from ..config.resolve import resolve_config
+from ..errors import UserError
+
+log = logging.getLogger("paddle_optim.train")
+
+
+def prepare(config_path: str, overrides) -> Dict[str, Any]:
+    """The resolved config; every problem raised at once as a UserError."""
+    return resolve_config(load_config(config_path, overrides))
+
+
+def find_resume(resume: Optional[str], output_dir: str) -> Optional[str]:
+    """Checkpoint prefix for ``--resume`` (``auto``: newest complete one in ``output_dir``), or None."""
+    from . import checkpoint
+
+    if resume is None:
+        return None
+    if resume == "auto":
+        prefix = checkpoint.newest_complete(os.path.join(output_dir, "checkpoints"))
+        if prefix is None:
+            raise UserError(f"--resume: no complete checkpoint in {output_dir}/checkpoints")
+        return prefix
+    prefix = checkpoint.resolve_prefix(resume)
+    if not os.path.exists(prefix + ".pdstates") and not os.path.exists(prefix + ".pdstates.tmp"):
+        raise UserError(f"--resume: no checkpoint at {resume} (expected {prefix}.pdparams/.pdopt/.pdstates)")
+    return prefix
+
+
+def run_training(config: Mapping[str, Any], resume: Optional[str]) -> Dict[str, Any]:
+    """Train a resolved config in this process (one rank of a launch, or alone); return the metrics."""
+    from ..check import lint_config
+    from . import distributed
+    from .loop import Run, train
+    from .records import RunRecords, setup_logging
+
+    g = config["Global"]
+    world = distributed.setup(g["device"])
+    setup_logging(None)
+    prefix = find_resume(resume, g["output_dir"])
+    run = Run(config, world)
+    if world.is_main:
+        for warning in lint_config(config, run.steps_per_epoch):
+            log.warning(f"warning: {warning}")
+    if prefix is not None:
+        run.restore(prefix)  # a corrupt checkpoint fails here, before output_dir is written
+    records = None
+    if world.is_main:
+        os.makedirs(g["output_dir"], exist_ok=True)
+        setup_logging(g["output_dir"])
+        records = RunRecords(g["output_dir"], config, run.state.global_step if prefix is not None else None)
+    log.info(f"training {config['Model']['name']} with {config['Optimizer']['name']} on "
+             f"{len(run.train_set)} samples: {run.steps_per_epoch} steps/epoch x {g['epochs']} epochs, "
+             f"{world.size} process(es) on {world.device}; output in {g['output_dir']}")
+    metrics = train(run, records)
+    log.info(f"done: best {metrics['metric_name']} {metrics['best_metric']:.4f} at epoch {metrics['best_epoch']}, "
+             f"{metrics['train_seconds']:.1f} s of training, {metrics['samples_per_second']:.0f} samples/s")
+    return metrics
+
+
+def train_command(args) -> int:
+    """CLI adapter: ``args.config``, ``args.override``, ``args.resume`` (None/"auto"/path), ``args.nproc``."""
+    config = prepare(args.config, args.override)
+    if args.nproc and args.nproc > 1 and "PADDLE_TRAINER_ID" not in os.environ:
+        return _launch(args, config)
+    run_training(config, args.resume)
+    return 0
+
+
+def _launch(args, config: Mapping[str, Any]) -> int:
+    """Re-run this command in ``--nproc`` processes through ``paddle.distributed.launch``."""
+    from .distributed import cuda_available, launch_command
+
+    device = config["Global"]["device"]
+    device = ("gpu" if cuda_available() else "cpu") if device == "auto" else device
+    train_args = ["-c", args.config] + [a for o in args.override for a in ("-o", o)]
+    if args.resume is not None:
+        train_args += ["--resume", args.resume]
+    env = dict(os.environ)
+    if device == "cpu":
+        env.setdefault("PADDLE_DISTRI_BACKEND", "gloo")
+    log_dir = os.path.join(config["Global"]["output_dir"], "launch_log")
+    cmd = launch_command(args.nproc, train_args, device, log_dir)
+    print("launching: " + " ".join(cmd), file=sys.stderr)
+    return subprocess.call(cmd, env=env)

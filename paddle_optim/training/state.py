@@ -1,0 +1,53 @@
+"""The run's own counters and the random number generators, as saved in ``.pdstates``."""
+import random
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Dict, Optional
+
+import numpy as np
+import paddle
+
+
+@dataclass
+class RunState:
+    """Where the run is. ``batch_in_epoch`` counts the micro-batches of ``epoch`` already consumed
+    (always at an optimizer-step boundary when saved), so a resumed run starts at the next one."""
+
+    epoch: int = 0                       # 0-based epoch in progress
+    batch_in_epoch: int = 0
+    global_step: int = 0                 # optimizer-step slots done (skipped non-finite steps included)
+    best_metric: Optional[float] = None
+    best_epoch: Optional[int] = None
+    last_metric: Optional[float] = None
+    nonfinite_steps: int = 0             # total skipped steps
+    nonfinite_in_row: int = 0
+    train_seconds: float = 0.0
+    samples_seen: int = 0                # over all processes
+
+    def state_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_state_dict(cls, state: Dict[str, Any]) -> "RunState":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in state.items() if k in names})
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Paddle, numpy and Python's ``random`` (model initialisation, dropout, user augmentation)."""
+    paddle.seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def rng_state() -> Dict[str, Any]:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    # numpy's key array as a list: paddle.load would turn a uint32 array into a (failing) tensor.
+    return {"paddle": paddle.get_rng_state(), "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
+            "python": random.getstate()}
+
+
+def set_rng_state(state: Dict[str, Any]) -> None:
+    paddle.set_rng_state(state["paddle"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    random.setstate(state["python"])
