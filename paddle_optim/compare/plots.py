@@ -84,9 +84,7 @@ def _curves(axes, best: Dict[Tuple[str, str], Setting], metric: str) -> None:
     if axes[0].get_lines() and all(np.nanmin(line.get_ydata()) > 0 for line in axes[0].get_lines()):
         axes[0].set_yscale("log")
     for ax in axes:
-        ax.set_xlabel("step")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        _finish(ax)
     axes[0].set_title("best setting per optimizer, mean ± std over seeds", fontsize=10)
 
 
@@ -105,13 +103,17 @@ def _schedules(axes, best: Dict[Tuple[str, str], Setting]) -> None:
         axes[0].set_yscale("log")  # the best learning rates of different optimizers are decades apart
     axes[1].set_ylabel("momentum / beta1")
     for ax in axes:
-        ax.set_xlabel("step")
-        ax.grid(True, alpha=0.3)
-        if ax.get_lines():
-            ax.legend(fontsize=8)
-        else:
-            ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
+        _finish(ax)
     axes[0].set_title("schedules used by each best setting", fontsize=10)
+
+
+def _finish(ax) -> None:
+    ax.set_xlabel("step")
+    ax.grid(True, alpha=0.3)
+    if ax.get_lines():
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "nothing logged by a finished run", ha="center", va="center", transform=ax.transAxes)
 
 
 def _mean_curve(logs: Sequence[Dict[str, List[float]]], column: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -74,7 +74,7 @@ def settings_table(settings: Sequence[Setting], metric: str, show_scheduler: boo
     for s in settings:
         rows.append([s.optimizer] + ([s.scheduler] if show_scheduler else []) + [
             f"{s.learning_rate:g}", _pm(s.final), _pm(s.best), _pm(s.steps_to_target, "{:.0f}"),
-            _pm(s.seconds_to_target, "{:.1f}"), f"{s.steps_to_target.count}/{len(s.runs)}",
+            _pm(s.seconds_to_target, "{:.2f}"), f"{s.steps_to_target.count}/{len(s.runs)}",
             _failures(s)])
     return _table(head, rows)
 
@@ -93,7 +93,7 @@ def best_table(settings: Sequence[Setting], metric: str, show_scheduler: bool) -
             rows.append(prefix + ["no run finished"] + [""] * 6)
             continue
         rows.append(prefix + [f"{best.learning_rate:g}", _pm(best.final), _pm(best.best),
-                              _pm(best.steps_to_target, "{:.0f}"), _pm(best.seconds_to_target, "{:.1f}"),
+                              _pm(best.steps_to_target, "{:.0f}"), _pm(best.seconds_to_target, "{:.2f}"),
                               f"{sens.low:g} – {sens.high:g} ({sens.count}/{sens.total})",
                               f"{sens.decades:.2f}"])
     return _table(head, rows)
