@@ -52,8 +52,8 @@ def _warmup(run: _Run) -> List[str]:
     if run.warmup > MAX_WARMUP_FRACTION * run.total:
         out.append(f"{LR_SECTION}.warmup: {run.epochs(run.warmup)} is {run.warmup / run.total:.0%} of training "
                    f"(over {MAX_WARMUP_FRACTION:.0%}); 5-10% is usually enough")
-    if run.section.get("name") in ("NoamDecay", "OneCycleLR"):
-        out.append(f"{LR_SECTION}.warmup: {run.section['name']} already warms up; remove LRScheduler.warmup")
+    if run.section.get("name") == "OneCycleLR":
+        out.append(f"{LR_SECTION}.warmup: OneCycleLR already warms up (its first phase); remove LRScheduler.warmup")
     return out
 
 

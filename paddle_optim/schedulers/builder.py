@@ -22,7 +22,7 @@ import paddle.optimizer.lr as paddle_lr
 from ..config.schema import join_key
 from ..errors import ConfigError, UserError
 from .adapters import CosineAnnealingWarmRestarts, PerEpoch, PlateauWarmup
-from .catalog import CALLABLE_ARGS, SCHEDULERS, resolve_callable
+from .catalog import CALLABLE_ARGS, RUN_LENGTH_DEFAULTS, SCHEDULERS, resolve_callable
 from .momentum import MomentumSchedule, momentum_slot, set_momentum
 from .section import validate_lr_scheduler_section, validate_momentum_section
 from .units import to_steps
@@ -70,12 +70,16 @@ def native_arguments(section: Mapping[str, Any], steps_per_epoch: int, total_ste
             if value[0] < 1:
                 raise ConfigError(key, f"the first one is at step {value[0] + warmup}, inside the warmup "
                                        f"({warmup} steps); move it after the warmup")
-        elif kind is not None and value is None and arg in ("T_max", "decay_steps", "total_steps"):
+        elif value is None and arg in RUN_LENGTH_DEFAULTS:
             value = remaining if kind == "period" else remaining - 1
+            if value < 1:
+                raise ConfigError(key, f"the run has only {remaining} optimizer step(s) after warmup; train longer")
         elif kind is not None and value is not None:
+            given = value
             value = to_steps(value, unit, steps_per_epoch) - (1 if kind == "end" and unit == "epoch" else 0)
-        if kind in ("end", "period") and value is not None and value < 1:
-            raise ConfigError(key, f"is {value} optimizer steps ({steps_per_epoch} per epoch); it must be at least 1")
+            if value < 1:
+                raise ConfigError(key, f"{given:g} {unit}(s) is under one optimizer step ({steps_per_epoch} per "
+                                       "epoch); make it longer")
         if arg in CALLABLE_ARGS and value is not None:
             value = resolve_callable(value, key)
         if arg == "end_lr" and value is None:  # LinearWarmup as the whole schedule: up to the peak
@@ -128,6 +132,10 @@ def build_lr_scheduler(section: Optional[Mapping[str, Any]], learning_rate: floa
         return PlateauWarmup(base, warmup, start_lr)
     # The warmup ends where the schedule starts, so the hand-over is continuous.
     end_lr = base if isinstance(base, float) else float(base.last_lr)
+    if end_lr <= start_lr:
+        raise ConfigError(join_key(LR_SECTION, "warmup.start_lr"),
+                          f"{start_lr:g} must be below the learning rate {section['name'] or 'the run'} starts at "
+                          f"({end_lr:g}); lower it, or drop the warmup if the schedule already ramps up")
     return paddle_lr.LinearWarmup(base, warmup, start_lr, end_lr)
 
 
