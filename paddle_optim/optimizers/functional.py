@@ -134,7 +134,8 @@ def radam_fused(params: Sequence, grads: Sequence, moment1s: Sequence, moment2s:
     are zero; with ``lr_t = lr * r_t * sqrt(1 - beta2^t) / (1 - beta1^t)`` that is exactly RAdam's
     rectified step with epsilon added to sqrt(v_t), as in torch.optim.RAdam. The AdamW kernel
     first multiplies theta by ``1 - lr_t * coeff``; ``coeff = decoupled_decay / step_size`` turns
-    that into ``1 - lr * decoupled_decay``. All tensors must share one dtype (and master dtype).
+    that into ``1 - lr * decoupled_decay`` (float64 tensors are decayed by a separate multiply,
+because the kernel's ``coeff`` is a float32 attribute). All tensors must share one dtype.
     """
     if not coefficients.rectified:
         raise ValueError("radam_fused only implements the rectified step")
@@ -142,13 +143,18 @@ def radam_fused(params: Sequence, grads: Sequence, moment1s: Sequence, moment2s:
     step_lr = paddle.full([1], lr * coefficients.step_size, dtype=compute_dtype)
     zero = zero_beta_pow(compute_dtype)
     multi_precision = master_weights is not None
-    if decoupled_decay:
+    if decoupled_decay and compute_dtype != paddle.float64:
+        # adamw_ takes coeff as a float32 attribute: exact enough unless we compute in float64.
         coeff = decoupled_decay / coefficients.step_size
         for i, param in enumerate(params):
             master = master_weights[i] if multi_precision else None
             compat.adamw_(param, grads[i], step_lr, moment1s[i], moment2s[i], zero, zero, master,
                           beta1, beta2, epsilon, coeff, multi_precision)
         return
+    if decoupled_decay:
+        keep = paddle.full([1], 1.0 - lr * decoupled_decay, dtype=compute_dtype)
+        for param in params:
+            param.multiply_(keep)
     count = len(params)
     compat.merged_adam_(list(params), list(grads), [step_lr] * count, list(moment1s),
                         list(moment2s), [zero] * count, [zero] * count, master_weights,
