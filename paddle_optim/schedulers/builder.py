@@ -56,7 +56,7 @@ def warmup_steps(section: Optional[Mapping[str, Any]], steps_per_epoch: int) -> 
 
 
 def native_arguments(section: Mapping[str, Any], steps_per_epoch: int, total_steps: int, warmup: int,
-                 learning_rate: float) -> Dict[str, Any]:
+                     learning_rate: float) -> Dict[str, Any]:
     """The native constructor arguments: times in optimizer steps, callables imported, peak injected."""
     spec = SCHEDULERS[section["name"]]
     unit = section["unit"]
@@ -120,7 +120,8 @@ def build_lr_scheduler(section: Optional[Mapping[str, Any]], learning_rate: floa
         kwargs = native_arguments(section, steps_per_epoch, total, warmup, float(learning_rate))
         try:
             base = cls(**kwargs)
-        except (ValueError, TypeError) as err:  # Paddle's own argument checks, reported at the section
+        # Paddle's own argument checks (LinearWarmup and a few others use assert), reported at the section.
+        except (ValueError, TypeError, AssertionError) as err:
             raise ConfigError(LR_SECTION, f"{spec.name}: {err}") from None
         if spec.per_call and section["unit"] == "epoch":
             base = PerEpoch(base, steps_per_epoch)
@@ -128,14 +129,14 @@ def build_lr_scheduler(section: Optional[Mapping[str, Any]], learning_rate: floa
         return base
     start_lr = section["warmup"]["start_lr"]
     start_lr = DEFAULT_WARMUP_START * float(learning_rate) if start_lr is None else start_lr
-    if isinstance(base, paddle_lr.ReduceOnPlateau):
-        return PlateauWarmup(base, warmup, start_lr)
     # The warmup ends where the schedule starts, so the hand-over is continuous.
     end_lr = base if isinstance(base, float) else float(base.last_lr)
     if end_lr <= start_lr:
         raise ConfigError(join_key(LR_SECTION, "warmup.start_lr"),
                           f"{start_lr:g} must be below the learning rate {section['name'] or 'the run'} starts at "
                           f"({end_lr:g}); lower it, or drop the warmup if the schedule already ramps up")
+    if isinstance(base, paddle_lr.ReduceOnPlateau):
+        return PlateauWarmup(base, warmup, start_lr)
     return paddle_lr.LinearWarmup(base, warmup, start_lr, end_lr)
 
 

@@ -90,30 +90,20 @@ def _numbers(value: Any, key: str, allowed: Range) -> None:
             raise ConfigError(f"{key}[{i}]", f"{x!r} must be a number {allowed.describe()}")
 
 
+_FRACTION = Range(0, 1, low_inclusive=False, high_inclusive=False)
 #: Value checks by argument name; arguments not listed are typed by their Paddle default.
 ARG_FIELDS: Dict[str, Field] = {
     **{name: _TIME for name in list(END_TIMES) + list(PERIOD_TIMES)},
     **{name: _POSITIONS for name in POSITION_TIMES},
-    "gamma": Field((float,), range=_POSITIVE),
-    "eta_min": Field((float,), range=_NON_NEGATIVE),
-    "end_lr": Field((float,), range=_NON_NEGATIVE),
-    "start_lr": Field((float,), range=_NON_NEGATIVE),
-    "min_lr": Field((float,), range=_NON_NEGATIVE),
-    "base_learning_rate": Field((float,), range=_POSITIVE),
-    "end_learning_rate": Field((float,), range=_NON_NEGATIVE),
+    **{name: Field((float,), range=_POSITIVE)
+       for name in ("gamma", "base_learning_rate", "power", "start_factor", "divide_factor", "exp_gamma")},
+    **{name: Field((float,), range=_NON_NEGATIVE)
+       for name in ("eta_min", "end_lr", "start_lr", "min_lr", "end_learning_rate", "threshold", "epsilon",
+                    "end_factor")},
+    **{name: Field((int,), range=_NON_NEGATIVE) for name in ("patience", "cooldown")},
+    **{name: Field((float,), range=_FRACTION) for name in ("factor", "phase_pct")},
     "values": Field((list,), check=lambda v, k: _numbers(v, k, _NON_NEGATIVE)),
     "T_mult": Field((int,), range=Range(1)),
-    "power": Field((float,), range=_POSITIVE),
-    "factor": Field((float,), range=Range(0, 1, low_inclusive=False, high_inclusive=False)),
-    "patience": Field((int,), range=_NON_NEGATIVE),
-    "cooldown": Field((int,), range=_NON_NEGATIVE),
-    "threshold": Field((float,), range=_NON_NEGATIVE),
-    "epsilon": Field((float,), range=_NON_NEGATIVE),
-    "start_factor": Field((float,), range=_POSITIVE),
-    "end_factor": Field((float,), range=_NON_NEGATIVE),
-    "divide_factor": Field((float,), range=_POSITIVE),
-    "phase_pct": Field((float,), range=Range(0, 1, low_inclusive=False, high_inclusive=False)),
-    "exp_gamma": Field((float,), range=_POSITIVE),
     "d_model": Field((int,), range=Range(1)),
     **{name: Field((str,), check=_import_path, help="import path 'package.module:function'")
        for name in CALLABLE_ARGS},

@@ -122,3 +122,19 @@ def test_one_cycle_momentum_moves_inversely_to_the_learning_rate():
     assert peak == low == math.ceil(0.25 * len(rows) - 1)
     assert rows[0].momentum == rows[-1].momentum == 0.95
     assert rows[peak].momentum == pytest.approx(0.85)
+
+
+def test_build_lr_scheduler_for_library_users():
+    import paddle.optimizer.lr as L
+
+    import paddle_optim
+
+    scheduler = paddle_optim.build_lr_scheduler({"name": "StepDecay", "step_size": 2, "gamma": 0.5,
+                                                 "warmup": {"steps": 5}}, 0.1, steps_per_epoch=10, epochs=6)
+    assert isinstance(scheduler, L.LinearWarmup)
+    lrs = []
+    for _ in range(60):
+        lrs.append(scheduler())
+        scheduler.step()
+    assert lrs[5:7] == [0.1, 0.1] and lrs[25] == 0.05 and lrs[45] == 0.025
+    assert paddle_optim.build_lr_scheduler(None, 0.1, 10, 6) == 0.1
