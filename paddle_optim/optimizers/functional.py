@@ -64,11 +64,15 @@ def centralize_gradient(grad: paddle.Tensor, conv_only: bool = False) -> paddle.
     """Gradient centralisation (Yong et al. 2020): ``g - mean(g over every axis but the first)``.
 
     Applied to gradients of rank > 1 (rank > 3, i.e. convolution kernels, when ``conv_only``);
-    other gradients are returned unchanged.
+    other gradients are returned unchanged. float16/bfloat16 gradients come back as float32.
     """
     min_rank = 4 if conv_only else 2
     if grad.ndim < min_rank:
         return grad
+    if compat.is_low_precision(grad.dtype):
+        # In float32 (CPU has no float16 mean), and kept there: rounding the centralised
+        # gradient back to float16 would throw away what the fp32 master weights can use.
+        grad = grad.astype(paddle.float32)
     return grad - grad.mean(axis=list(range(1, grad.ndim)), keepdim=True)
 
 

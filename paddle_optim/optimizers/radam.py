@@ -181,11 +181,14 @@ class RAdam(PortableStateMixin, Optimizer):
         for param, grad in pairs:
             step, beta1_pow = self._steps.get(param.name, (0, 1.0))
             self._steps[param.name] = (step + 1, beta1_pow * self._beta1)
+            fused = compat.has_fused_adam_kernel(param)
             if self._use_gc:
                 grad = centralize_gradient(grad, self._gc_conv_only)
+                if fused and grad.dtype != param.dtype:
+                    grad = grad.astype(param.dtype)  # the fused kernels take the param's dtype
             master = self._master_weights[param.name] if self._uses_master_weight(param) else None
             key = (self._steps[param.name], param.optimize_attr["learning_rate"], str(param.dtype),
-                   master is not None, compat.has_fused_adam_kernel(param))
+                   master is not None, fused)
             bucket = buckets[key]
             for items, value in zip(bucket, (param, grad, self._moment(1, param),
                                              self._moment(2, param), master)):
