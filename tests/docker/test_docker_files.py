@@ -185,10 +185,12 @@ def test_compose_validation_rejects_a_misspelled_key(tmp_path):
     assert proc.returncode != 0 and "shm_sise" in proc.stdout
 
 
-def test_compose_builds_from_the_dockerfile_default_base():
+def test_compose_build_arguments_default_to_the_dockerfile_defaults():
+    defaults = dict(args.split("=", 1) for keyword, args in _instructions(DOCKERFILE) if keyword == "ARG")
+    assert set(defaults) == {"BASE_IMAGE", "USER_UID"}
     for name, service in _services().items():
         assert service["build"]["context"] == ".", name
-        assert service["build"]["args"]["BASE_IMAGE"] == "${BASE_IMAGE:-%s}" % _base_image_default(), name
+        assert service["build"]["args"] == {arg: "${%s:-%s}" % (arg, value) for arg, value in defaults.items()}, name
 
 
 @pytest.mark.parametrize("name, gpu_count", [("train", 1), ("train-multi", "all")])
