@@ -28,7 +28,7 @@ from .ema import ModelEMA
 from .evaluate import METRIC_NAME, evaluate
 from .progress import EpochProgress
 from .records import RunRecords
-from .state import RunState, rng_state, seed_everything, set_rng_state
+from .state import RunState, rng_state, seed_everything, seed_step, set_rng_state
 
 log = logging.getLogger("paddle_optim.train")
 
@@ -193,6 +193,8 @@ def _train_one_epoch(run: Run, records: Optional[RunRecords], epoch: int) -> Non
         window_start = b - b % accumulate
         window_len = min(accumulate, num_batches - window_start)
         last_in_window = b == window_start + window_len - 1
+        if b == window_start:
+            seed_step(g["seed"], world.rank, s.global_step)
         with run.amp.autocast():
             loss = run.loss_fn(run.net(x), y)
         loss_value = float(loss)

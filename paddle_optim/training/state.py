@@ -39,15 +39,25 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
+def seed_step(seed: int, rank: int, global_step: int) -> None:
+    """Reseed Paddle for one optimizer step from ``(seed, rank, step)``.
+
+    Paddle's CPU generator state does not survive pickling (``GeneratorState`` keeps only the seed),
+    so instead of saving it the trainer makes the random numbers of every step (dropout masks) a
+    function of the step: a resumed run draws exactly what an uninterrupted one draws. The rank is
+    mixed in so that processes of a distributed run do not share dropout masks.
+    """
+    paddle.seed(int(np.random.SeedSequence([seed, rank, global_step]).generate_state(1, np.uint32)[0]))
+
+
 def rng_state() -> Dict[str, Any]:
+    """numpy's and Python's global generators (user augmentation code may use them)."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     # numpy's key array as a list: paddle.load would turn a uint32 array into a (failing) tensor.
-    return {"paddle": paddle.get_rng_state(), "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
-            "python": random.getstate()}
+    return {"numpy": [kind, keys.tolist(), pos, has_gauss, cached], "python": random.getstate()}
 
 
 def set_rng_state(state: Dict[str, Any]) -> None:
-    paddle.set_rng_state(state["paddle"])
     kind, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
     random.setstate(state["python"])

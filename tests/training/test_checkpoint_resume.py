@@ -1,0 +1,102 @@
+"""Atomic checkpoints (every interruption point of a save leaves a complete one) and bit-exact
+resume of a run killed with SIGKILL in the middle of an epoch."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import paddle
+import pytest
+
+from paddle_optim.cli import main
+from paddle_optim.errors import UserError
+from paddle_optim.training import checkpoint
+
+
+def write_set(prefix, value, suffix_extra=""):
+    checkpoint.save(prefix, {"w": paddle.to_tensor([value])}, {"opt": value}, {"global_step": value})
+
+
+@pytest.mark.parametrize("stage", ["params_tmp", "opt_tmp", "states_part", "committed", "one_moved", "two_moved"])
+def test_an_interrupted_save_leaves_one_complete_checkpoint(tmp_path, stage):
+    prefix = str(tmp_path / "latest")
+    write_set(prefix, 1.0)
+    # Replay the steps of save() for the value 2.0 and stop after `stage`.
+    paddle.save({"w": paddle.to_tensor([2.0])}, prefix + ".pdparams.tmp")
+    if stage != "params_tmp":
+        paddle.save({"opt": 2.0}, prefix + ".pdopt.tmp")
+    if stage not in ("params_tmp", "opt_tmp"):
+        sizes = {s: os.path.getsize(prefix + s + ".tmp") for s in (".pdparams", ".pdopt")}
+        paddle.save({"global_step": 2.0, "format": checkpoint.FORMAT_VERSION, "sizes": sizes},
+                    prefix + ".pdstates.part")
+    committed = stage in ("committed", "one_moved", "two_moved")
+    if committed:
+        os.replace(prefix + ".pdstates.part", prefix + ".pdstates.tmp")
+    if stage in ("one_moved", "two_moved"):
+        os.replace(prefix + ".pdparams.tmp", prefix + ".pdparams")
+    if stage == "two_moved":
+        os.replace(prefix + ".pdopt.tmp", prefix + ".pdopt")
+    model, opt, states = checkpoint.load(prefix)
+    expected = 2.0 if committed else 1.0
+    assert model["w"].numpy().tolist() == [expected] and opt["opt"] == expected and states["global_step"] == expected
+    assert sorted(os.listdir(tmp_path)) == ["latest.pdopt", "latest.pdparams", "latest.pdstates"]
+
+
+def test_truncated_or_foreign_files_are_user_errors(tmp_path):
+    prefix = str(tmp_path / "x")
+    write_set(prefix, 1.0)
+    with open(prefix + ".pdparams", "ab") as fh:
+        fh.write(b"junk")
+    with pytest.raises(UserError, match="is corrupt"):
+        checkpoint.load(prefix)
+    with open(prefix + ".pdstates", "wb") as fh:
+        fh.write(b"not a pickle")
+    with pytest.raises(UserError, match="corrupt or not a paddle-optim checkpoint"):
+        checkpoint.load(prefix)
+    os.remove(prefix + ".pdopt")
+    with pytest.raises(UserError, match="incomplete checkpoint"):
+        checkpoint.load(prefix)
+
+
+def test_keep_last_prunes_oldest_epochs(tmp_path):
+    for n in (1, 2, 3, 4):
+        write_set(str(tmp_path / f"epoch_{n}"), float(n))
+    checkpoint.prune_epochs(str(tmp_path), 2)
+    assert sorted(os.listdir(tmp_path)) == sorted(f"epoch_{n}{s}" for n in (3, 4)
+                                                  for s in (".pdparams", ".pdopt", ".pdstates"))
+    assert checkpoint.newest_complete(str(tmp_path)).endswith("epoch_4")
+
+
+def test_sigkill_mid_epoch_then_resume_is_bit_exact(make_config):
+    changes = {"Global": {"epochs": 2, "log_interval": 5},
+               "Data": {"batch_size": 4},
+               "Model": {"name": "mlp", "hidden_sizes": [32], "dropout": 0.1},
+               "Optimizer": {"name": "Lookahead", "learning_rate": 0.05, "k": 3,
+                             "inner": {"name": "Momentum", "momentum": 0.9}},
+               "LRScheduler": {"name": "CosineAnnealingDecay", "eta_min": 0.001},
+               "EMA": {"enable": True},
+               "Checkpoint": {"interval_steps": 7, "save_interval": 0}}
+    cfg_full, out_full = make_config(changes, "full")
+    cfg_kill, out_kill = make_config(changes, "killed")
+    assert main(["train", "-c", cfg_full]) == 0
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "paddle_optim", "train", "-c", cfg_kill],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    latest = out_kill / "checkpoints" / "latest.pdstates"
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        if latest.exists() and paddle.load(str(latest))["run"]["global_step"] >= 14:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    run_state = checkpoint.load(str(out_kill / "checkpoints" / "latest"))[2]["run"]
+    assert 0 < run_state["batch_in_epoch"] and run_state["global_step"] < 128, run_state
+    assert main(["train", "-c", cfg_kill, "--resume"]) == 0
+    full = paddle.load(str(out_full / "checkpoints" / "latest.pdparams"))
+    resumed = paddle.load(str(out_kill / "checkpoints" / "latest.pdparams"))
+    for key in full:
+        np.testing.assert_array_equal(resumed[key].numpy(), full[key].numpy())
+    assert (out_kill / "train_log.csv").read_text() .count("\n") == (out_full / "train_log.csv").read_text().count("\n")

@@ -1,0 +1,127 @@
+"""End-to-end training runs in-process through the CLI: outputs, logs, VisualDL, accumulation, EMA,
+non-finite steps, resume."""
+import csv
+import json
+
+import numpy as np
+import paddle
+import pytest
+
+from paddle_optim.cli import main
+from paddle_optim.config import load_config
+from paddle_optim.config.resolve import resolve_config
+from paddle_optim.schedulers import build_schedule
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def train(config_path, *extra):
+    return main(["train", "-c", config_path, *extra])
+
+
+def final_weights(out, prefix="latest"):
+    return paddle.load(str(out / "checkpoints" / f"{prefix}.pdparams"))
+
+
+def test_run_writes_every_output_with_the_agreed_names(make_config):
+    cfg, out = make_config({"LRScheduler": {"name": "CosineAnnealingDecay", "eta_min": 0.001,
+                                            "warmup": {"steps": 3, "start_lr": 0.01}}})
+    assert train(cfg) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("metric_name", "best_metric", "final_metric", "epochs", "global_step", "train_seconds",
+                "samples_per_second", "status", "nonfinite_steps"):
+        assert key in metrics, key
+    assert metrics["status"] == "finished" and metrics["epochs"] == 2 and metrics["global_step"] == 16
+    assert metrics["best_metric"] > 0.8  # synthetic clusters are easy
+    train_rows = read_csv(out / "train_log.csv")
+    assert list(train_rows[0]) == ["step", "epoch", "loss", "lr", "momentum"]
+    assert [int(r["step"]) for r in train_rows] == list(range(2, 17, 2))  # every log_interval = 2 steps
+    eval_rows = read_csv(out / "eval_log.csv")
+    assert list(eval_rows[0]) == ["epoch", "step", "loss", "metric"] and len(eval_rows) == 2
+    for name in ("config.yaml", "curves.png", "train.log"):
+        assert (out / name).stat().st_size > 0
+    for name in ("latest", "best_model", "epoch_2"):
+        for suffix in (".pdparams", ".pdopt", ".pdstates"):
+            assert (out / "checkpoints" / (name + suffix)).exists()
+    assert not (out / "checkpoints" / "epoch_1.pdparams").exists()  # keep_last: 1
+    saved = load_config(str(out / "config.yaml"))  # the resolved config, defaults filled in
+    assert saved["Optimizer"]["momentum"] == 0.9 and saved["Global"]["accumulate_steps"] == 1
+
+
+def test_visualdl_train_lr_equals_the_schedule_sequence(make_config):
+    from visualdl import LogReader
+
+    cfg, out = make_config({"Global": {"log_interval": 1},
+                            "LRScheduler": {"name": "StepDecay", "step_size": 1, "gamma": 0.5,
+                                            "warmup": {"steps": 4, "start_lr": 0.01}},
+                            "MomentumScheduler": {"name": "Linear", "start": 0.8, "end": 0.95, "length": 1}})
+    assert train(cfg) == 0
+    reader = LogReader(file_path=str(next((out / "vdl").glob("vdlrecords.*"))))
+    logged = {tag: {r.id: r.value for r in reader.get_data("scalar", tag)}
+              for tag in ("train/lr", "train/momentum", "train/loss", "train/grad_norm", "train/samples_per_sec")}
+    resolved = resolve_config(load_config(cfg))
+    schedule = build_schedule(resolved, 8)
+    expected_lr, expected_momentum = [], []
+    for _ in range(16):
+        expected_lr.append(schedule.current_lr())
+        expected_momentum.append(schedule.current_momentum())
+        schedule.step()
+    assert sorted(logged["train/lr"]) == list(range(1, 17))
+    np.testing.assert_allclose([logged["train/lr"][s] for s in range(1, 17)], expected_lr, rtol=1e-6)
+    np.testing.assert_allclose([logged["train/momentum"][s] for s in range(1, 17)], expected_momentum, rtol=1e-6)
+    assert all(len(v) == 16 for v in logged.values())
+    assert len(reader.get_data("scalar", "eval/top1")) == 2
+
+
+def test_accumulation_equals_the_large_batch(make_config):
+    # SGD without momentum on an MLP without BatchNorm: 2 x 16 accumulated == one batch of 32.
+    common = {"Optimizer": {"name": "SGD", "learning_rate": 0.5}, "Data": {"shuffle": False}}
+    cfg_big, out_big = make_config(dict(common, Data={"batch_size": 32, "shuffle": False}), "big")
+    cfg_acc, out_acc = make_config(dict(common, Data={"batch_size": 16, "shuffle": False},
+                                        Global={"accumulate_steps": 2}), "acc")
+    assert train(cfg_big) == 0 and train(cfg_acc) == 0
+    big, acc = final_weights(out_big), final_weights(out_acc)
+    for key in big:
+        np.testing.assert_allclose(acc[key].numpy(), big[key].numpy(), rtol=1e-5, atol=1e-6)
+    assert json.loads((out_acc / "metrics.json").read_text())["global_step"] == 16
+
+
+def test_non_finite_losses_skip_steps_then_stop_with_status_diverged(make_config, capsys):
+    cfg, out = make_config({"Optimizer": {"name": "SGD", "learning_rate": 1.0e30},
+                            "Global": {"max_nonfinite_steps": 3, "epochs": 3}})
+    assert train(cfg) == 2
+    err = capsys.readouterr().err
+    assert "training diverged: 3 non-finite losses in a row" in err and "Traceback" not in err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "diverged" and metrics["nonfinite_steps"] == 3
+    assert "non-finite loss at step" in (out / "train.log").read_text()
+
+
+def test_ema_is_saved_and_used_for_evaluation(make_config):
+    cfg, out = make_config({"EMA": {"enable": True, "decay": 0.9}})
+    assert train(cfg) == 0
+    states = paddle.load(str(out / "checkpoints" / "latest.pdstates"))
+    assert states["ema"]["updates"] == 16
+    weights = final_weights(out)
+    shadow = states["ema"]["shadow"]
+    assert set(shadow) == set(weights)
+    assert not np.allclose(np.asarray(shadow["net.1.weight"]), weights["net.1.weight"].numpy())
+
+
+def test_resume_at_an_epoch_boundary_continues_exactly(make_config):
+    cfg_full, out_full = make_config({"Global": {"epochs": 3}, "Optimizer": {"name": "Adam", "learning_rate": 0.01}},
+                                     "full")
+    cfg_part, out_part = make_config({"Global": {"epochs": 3}, "Optimizer": {"name": "Adam", "learning_rate": 0.01}},
+                                     "part")
+    assert train(cfg_full) == 0
+    assert train(cfg_part, "-o", "Global.epochs=1") == 0   # stop after one epoch ...
+    assert train(cfg_part, "--resume") == 0                 # ... and continue to three
+    full, part = final_weights(out_full), final_weights(out_part)
+    for key in full:
+        np.testing.assert_array_equal(part[key].numpy(), full[key].numpy())
+    assert read_csv(out_part / "eval_log.csv") == read_csv(out_full / "eval_log.csv")
+    assert [r["step"] for r in read_csv(out_part / "train_log.csv")] == \
+        [r["step"] for r in read_csv(out_full / "train_log.csv")]
