@@ -12,7 +12,7 @@ Rows (the optimizers are RAdam, Ranger and Lookahead around native Momentum):
 * ``gpu: CUDA place``: tensors live on the GPU and a matmul agrees with numpy.
 * ``gpu: <optimizer> kernels match CPU``: 20 steps from the same weights and gradients on GPU and CPU
   (float32, 1-D, 2-D and 4-D parameters: the fused/merged kernels and gradient centralisation) agree
-  to 1e-5 relative.
+  to 1e-5 relative (+ 1e-6 absolute).
 * ``gpu: AMP <O1|O2> <float16|bfloat16> <optimizer>``: ``paddle.amp.auto_cast`` (+ ``paddle.amp.decorate``
   for O2, fp32 master weights) with ``paddle.amp.GradScaler`` trains: loss finite and at most half its
   start; under O2 the parameters really are low precision. bfloat16 needs compute capability >= 8.0.
@@ -48,7 +48,7 @@ TRAINER_OVERRIDES = ["Global.epochs=2", "Global.device=gpu"]
 AMP_OVERRIDES = ["AMP.enable=true", "AMP.level=O1", "AMP.dtype=float16"]
 TRAINER_TIMEOUT = 900
 STEPS = 20
-KERNEL_RTOL = 1e-5
+KERNEL_RTOL, KERNEL_ATOL = 1e-5, 1e-6
 PASS, FAIL = "PASS", "FAIL"
 
 OPTIMIZERS: Dict[str, Callable] = {
@@ -218,10 +218,11 @@ def check_kernels_match_cpu(optimizer: str) -> str:
     _needs_gpus(1)
     gpu = kernel_trajectory(optimizer, "gpu:0")
     cpu = kernel_trajectory(optimizer, "cpu")
-    worst = max(float(np.max(np.abs(g - c) / (np.abs(c) + 1e-6))) for g, c in zip(gpu, cpu))
-    if worst > KERNEL_RTOL:
-        raise AssertionError(f"GPU and CPU weights differ by {worst:.3g} relative after {STEPS} steps")
-    return f"max relative difference {worst:.2g} after {STEPS} steps"
+    worst = max(float(np.max(np.abs(g - c))) for g, c in zip(gpu, cpu))
+    if not all(np.allclose(g, c, rtol=KERNEL_RTOL, atol=KERNEL_ATOL) for g, c in zip(gpu, cpu)):
+        raise AssertionError(f"GPU and CPU weights differ by up to {worst:.3g} after {STEPS} steps "
+                             f"(allowed {KERNEL_RTOL:g} relative + {KERNEL_ATOL:g})")
+    return f"max difference {worst:.2g} after {STEPS} steps"
 
 
 def check_amp(optimizer: str, level: str, dtype: str) -> str:
