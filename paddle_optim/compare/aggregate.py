@@ -193,3 +193,8 @@ def lr_sensitivity(group: Sequence[Setting]) -> Optional[Sensitivity]:
     while j < len(ordered) - 1 and close(ordered[j + 1]):
         j += 1
     return Sensitivity(ordered[i].learning_rate, ordered[j].learning_rate, j - i + 1, len(ordered))
+
+
+def best_per_optimizer(settings: Sequence[Setting]) -> Dict[Tuple[str, str], Tuple[Optional[Setting], Optional[Sensitivity]]]:
+    """``{(optimizer, scheduler): (best setting, lr sensitivity)}``, both ``None`` if nothing finished."""
+    return {key: (best_setting(group), lr_sensitivity(group)) for key, group in by_optimizer(settings).items()}

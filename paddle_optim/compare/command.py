@@ -1,7 +1,7 @@
 """``paddle-optim compare``: plan the grid, validate it, run it, report it."""
 import os
 import shlex
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..config import apply_overrides, load_config
 from ..config.resolve import resolve_config
@@ -28,7 +28,8 @@ def compare_command(args) -> int:
         [grid.base_seed(base) + i for i in range(args.seeds)],
         grid.parse_names(args.schedulers, "--schedulers") if args.schedulers else [grid.CONFIG_SCHEDULER])
     overrides = {cell: grid.cell_overrides(cell, base, args.epochs) for cell in cells}
-    validate_cells(base, overrides)
+    for line in validate_cells(base, overrides, args.nproc):
+        print(f"warning: {line}")
     os.makedirs(args.out, exist_ok=True)
     jobs = [make_job(cell, args.out, args.config, list(args.override) + overrides[cell], args.nproc)
             for cell in cells]
@@ -69,20 +70,28 @@ def optimizer_names(text: str) -> List[str]:
     return names
 
 
-def validate_cells(base: Dict[str, Any], overrides: Dict[grid.Cell, List[str]]) -> None:
-    """Resolve one config per optimizer x scheduler before anything runs and report every problem once.
+def validate_cells(base: Dict[str, Any], overrides: Dict[grid.Cell, List[str]], nproc: Optional[int]) -> List[str]:
+    """Check every setting (optimizer x scheduler x learning rate) as ``check`` would, before anything runs.
 
-    A misspelled key or a scheduler that needs arguments would otherwise fail every one of its
-    cells, minutes later, one log at a time. A problem every cell shares (the base config's) is
-    reported once; one that only some cells have is prefixed with their optimizer (+ scheduler).
+    Returns the distinct schedule warnings; raises one :class:`UserError` with every problem. A
+    problem all settings share (the base config's) is reported once; one that only some settings
+    have is prefixed with them, e.g. a warmup ``start_lr`` above one of the swept learning rates.
+    Otherwise such a cell would fail minutes later, one log at a time.
     """
+    from ..check import lint_config
+    from ..schedulers.units import config_steps_per_epoch
+
     found: Dict[str, List[str]] = {}
+    warnings: List[str] = []
+    steps_per_epoch: Optional[int] = None
     for cell, cell_overrides in overrides.items():
-        label = cell.optimizer if cell.scheduler == grid.CONFIG_SCHEDULER else f"{cell.optimizer} + {cell.scheduler}"
-        if label in found:
+        label = f"{_label(cell)} lr {cell.learning_rate:g}"
+        if label in found:  # seeds do not change the config's validity
             continue
         try:
-            resolve_config(apply_overrides(base, cell_overrides))
+            config = resolve_config(apply_overrides(base, cell_overrides))
+            steps_per_epoch = steps_per_epoch or config_steps_per_epoch(config, nproc or 1)
+            warnings += [w for w in lint_config(config, steps_per_epoch) if w not in warnings]
             found[label] = []
         except UserError as err:
             found[label] = err.problems
@@ -91,6 +100,11 @@ def validate_cells(base: Dict[str, Any], overrides: Dict[grid.Cell, List[str]]) 
     problems += [f"{label}: {line}" for label, lines in found.items() for line in lines if line not in common]
     if problems:
         raise UserError(problems)
+    return warnings
+
+
+def _label(cell: grid.Cell) -> str:
+    return cell.optimizer if cell.scheduler == grid.CONFIG_SCHEDULER else f"{cell.optimizer} + {cell.scheduler}"
 
 
 def reproduce_command(args) -> str:

@@ -29,8 +29,7 @@ def write_plots(out_dir: str, settings: Sequence[Setting], metric: str) -> List[
     import matplotlib.pyplot as plt
 
     groups = aggregate.by_optimizer(settings)
-    best = {key: aggregate.best_setting(group) for key, group in groups.items()}
-    best = {key: s for key, s in best.items() if s is not None}
+    best = {key: s for key, (s, _) in aggregate.best_per_optimizer(settings).items() if s is not None}
     paths = []
     for name, draw in ((SENSITIVITY_PNG, lambda axes: _sensitivity(axes, groups, metric)),
                        (LOSS_PNG, lambda axes: _curves(axes, best, metric)),
@@ -81,8 +80,7 @@ def _curves(axes, best: Dict[Tuple[str, str], Setting], metric: str) -> None:
                 ax.fill_between(step, mean - std, mean + std, alpha=0.25)
     axes[0].set_ylabel("training loss")
     axes[1].set_ylabel(f"evaluation {metric}")
-    if axes[0].get_lines() and all(np.nanmin(line.get_ydata()) > 0 for line in axes[0].get_lines()):
-        axes[0].set_yscale("log")
+    _log_scale_if_positive(axes[0])
     for ax in axes:
         _finish(ax)
     axes[0].set_title("best setting per optimizer, mean ± std over seeds", fontsize=10)
@@ -99,12 +97,16 @@ def _schedules(axes, best: Dict[Tuple[str, str], Setting]) -> None:
             if values.size and np.isfinite(values).any():
                 ax.plot(log["step"], values, label=_label(key, setting))
     axes[0].set_ylabel("learning rate")
-    if axes[0].get_lines() and all(np.nanmin(line.get_ydata()) > 0 for line in axes[0].get_lines()):
-        axes[0].set_yscale("log")  # the best learning rates of different optimizers are decades apart
+    _log_scale_if_positive(axes[0])  # the best learning rates of different optimizers are decades apart
     axes[1].set_ylabel("momentum / beta1")
     for ax in axes:
         _finish(ax)
     axes[0].set_title("schedules used by each best setting", fontsize=10)
+
+
+def _log_scale_if_positive(ax) -> None:
+    if ax.get_lines() and all(np.nanmin(line.get_ydata()) > 0 for line in ax.get_lines()):
+        ax.set_yscale("log")
 
 
 def _finish(ax) -> None:

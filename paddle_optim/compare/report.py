@@ -85,9 +85,7 @@ def best_table(settings: Sequence[Setting], metric: str, show_scheduler: bool) -
         "best learning_rate", f"final {metric}", f"best {metric}", "steps to target",
         "seconds to target", "lr within 1 point", "lr sensitivity (decades)"]
     rows = []
-    for (optimizer, scheduler), group in aggregate.by_optimizer(settings).items():
-        best = aggregate.best_setting(group)
-        sens = aggregate.lr_sensitivity(group)
+    for (optimizer, scheduler), (best, sens) in aggregate.best_per_optimizer(settings).items():
         prefix = [optimizer] + ([scheduler] if show_scheduler else [])
         if best is None:
             rows.append(prefix + ["no run finished"] + [""] * 6)
@@ -112,9 +110,7 @@ def _setting_json(s: Setting) -> Dict[str, Any]:
 
 def _optimizers_json(settings: Sequence[Setting]) -> List[Dict[str, Any]]:
     out = []
-    for (optimizer, scheduler), group in aggregate.by_optimizer(settings).items():
-        best = aggregate.best_setting(group)
-        sens = aggregate.lr_sensitivity(group)
+    for (optimizer, scheduler), (best, sens) in aggregate.best_per_optimizer(settings).items():
         out.append({"optimizer": optimizer, "scheduler": scheduler,
                     "best_learning_rate": best.learning_rate if best else None,
                     "lr_within_one_point": [sens.low, sens.high] if sens else None,

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -101,8 +102,8 @@ def run_jobs(jobs: Sequence[CellJob], config_path: str, parallel: int,
     """Run every job not complete yet, ``parallel`` at a time; return ``{cell name: status}``.
 
     One progress line per cell as it is skipped or ends. A cell that crashes is recorded as
-    ``failed`` and the others go on. On an interrupt the running train processes are terminated
-    (their cells stay incomplete and are rerun next time).
+    ``failed`` and the others go on. On Ctrl-C or SIGTERM the running train processes are
+    terminated (their cells stay incomplete and are rerun next time). Call from the main thread.
     """
     todo = plan(jobs, config_path)
     total, done = len(jobs), 0
@@ -116,6 +117,8 @@ def run_jobs(jobs: Sequence[CellJob], config_path: str, parallel: int,
     env = _child_env(parallel)
     pending = list(todo)
     running: Dict[subprocess.Popen, tuple] = {}  # process -> (job, start time, its log file)
+    # `kill PID` (SIGTERM) of compare must not orphan its train processes: treat it like Ctrl-C.
+    previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     try:
         while pending or running:
             while pending and len(running) < parallel:
@@ -136,7 +139,12 @@ def run_jobs(jobs: Sequence[CellJob], config_path: str, parallel: int,
         for proc, (_, _, log) in running.items():
             proc.wait()
             log.close()
+        signal.signal(signal.SIGTERM, previous_handler)
     return statuses
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _start(job: CellJob, config_path: str, env: Dict[str, str]):

@@ -104,11 +104,13 @@ def test_rerun_trains_only_the_missing_cells(tiny_grid):
     (["--optimizers", "Momentom,AdamW"], "error: --optimizers: unknown optimizer 'Momentom' (did you mean 'Momentum'?)"),
     (["--lr", "0.1,fast"], "error: --lr: 'fast' is not a number"),
     (["-o", "Global.epochz=3"], "error: Global.epochz: unknown key (did you mean 'epochs'?)"),
-    (["--schedulers", "none,StepDecay"], "error: AdamW + StepDecay: LRScheduler.step_size: is required"),
+    (["--schedulers", "none,StepDecay"], "error: AdamW + StepDecay lr 0.05: LRScheduler.step_size: is required"),
+    # The quickstart's warmup starts at 0.005: fine for lr 0.05, impossible for 0.001.
+    (["--lr", "0.05,0.001"], "error: AdamW lr 0.001: LRScheduler.warmup.start_lr: 0.005 must be below"),
 ])
 def test_bad_input_is_one_error_line_and_nothing_runs(tmp_path, capsys, argv, message):
     out = tmp_path / "out"
-    code = main(["compare", "-c", QUICKSTART, "--optimizers", "AdamW", *argv, "--out", str(out)])
+    code = main(["compare", "-c", QUICKSTART, "--optimizers", "AdamW", "--lr", "0.05", *argv, "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
     assert not out.exists()
