@@ -6,7 +6,7 @@ change. ``train`` runs the same :func:`lint_config` before it starts.
 """
 from typing import Any, Dict, List, Mapping, Optional
 
-from .config import load_config
+from .config import load_config, unknown_name_message
 from .config.resolve import resolve_config
 from .errors import ConfigError
 from .schedulers.builder import LR_SECTION, MOMENTUM_SECTION, native_arguments, warmup_steps
@@ -126,6 +126,22 @@ def _momentum(config: Mapping[str, Any]) -> List[str]:
             for key, value in values.items() if value is not None and value > MAX_MOMENTUM]
 
 
+def _plateau(run: _Run) -> List[str]:
+    """ReduceOnPlateau must watch a metric the evaluation reports, in the direction that metric improves."""
+    if run.section.get("name") != "ReduceOnPlateau":
+        return []
+    from .training.evaluate import METRIC_NAME  # evaluation reports {"loss": ..., METRIC_NAME: ...}
+
+    metric, mode = run.section["metric"], run.args["mode"]
+    improves = {"loss": "min", METRIC_NAME: "max"}
+    if metric not in improves:
+        raise ConfigError(f"{LR_SECTION}.metric", unknown_name_message("evaluation metric", metric, improves))
+    if mode != improves[metric]:
+        return [f"{LR_SECTION}.mode: '{mode}' with metric '{metric}' cuts the rate whenever {metric} stops "
+                f"{'falling' if mode == 'min' else 'rising'}, i.e. while it improves; use mode: {improves[metric]}"]
+    return []
+
+
 def lint_config(config: Mapping[str, Any], steps_per_epoch: int) -> List[str]:
     """Warnings about the schedule of a resolved config, each with what to change.
 
@@ -134,7 +150,7 @@ def lint_config(config: Mapping[str, Any], steps_per_epoch: int) -> List[str]:
     """
     rows = schedule_table(config, steps_per_epoch)
     run = _Run(config, steps_per_epoch, rows)
-    return _momentum(config) + _warmup(run) + _cosine(run) + _decays(run) + _near_zero(run)
+    return _momentum(config) + _warmup(run) + _cosine(run) + _decays(run) + _plateau(run) + _near_zero(run)
 
 
 def check_command(args) -> int:

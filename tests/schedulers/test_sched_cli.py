@@ -90,6 +90,8 @@ ERRORS = [
     ("warmup into a schedule starting lower", {"LRScheduler": {"name": "NoamDecay", "d_model": 64, "warmup_steps": 2,
                                                                "warmup": {"steps": 5}}},
      "LRScheduler.warmup.start_lr: 0.001 must be below the learning rate NoamDecay starts at (0)"),
+    ("plateau metric not evaluated", {"LRScheduler": {"name": "ReduceOnPlateau", "metric": "acc"}},
+     "LRScheduler.metric: unknown evaluation metric 'acc'"),
     ("lr_lambda not importable", {"LRScheduler": {"name": "LambdaDecay", "lr_lambda": "no_such_module_x:f"}},
      "LRScheduler.lr_lambda: cannot import module 'no_such_module_x'"),
     ("unknown momentum shape", {"MomentumScheduler": {"name": "Cosin", "start": 0.8, "end": 0.9}},
@@ -149,6 +151,8 @@ WARNINGS = [
      "per epoch is outside the usual 0.98-0.995 (with unit: step"),
     ("milestones beyond the end", {"LRScheduler": {"name": "MultiStepDecay", "milestones": [6, 14], "gamma": 0.1}},
      "LRScheduler.milestones: 14 epochs (98 steps) at or beyond the end"),
+    ("plateau mode against the metric", {"LRScheduler": {"name": "ReduceOnPlateau", "metric": "top1"}},
+     "LRScheduler.mode: 'min' with metric 'top1' cuts the rate"),
     ("decayed to zero early", {"LRScheduler": {"name": "MultiStepDecay", "milestones": [2, 4, 6], "gamma": 0.05}},
      "falls below 0.1% of its peak at epoch 6 of 12"),
     ("OneCycleLR has its own warmup", {"LRScheduler": {"name": "OneCycleLR", "warmup": {"steps": 5}}},
@@ -169,6 +173,7 @@ def test_check_warns_about_classic_mistakes(tmp_path, capsys, label, sections, m
      "MomentumScheduler": {"name": "Linear", "start": 0.85, "end": 0.95}},
     {"LRScheduler": {"name": "MultiStepDecay", "milestones": [8, 10], "gamma": 0.1, "warmup": {"steps": 10}}},
     {"LRScheduler": {"name": "StepDecay", "step_size": 4, "gamma": 0.5}},
+    {"LRScheduler": {"name": "ReduceOnPlateau", "metric": "top1", "mode": "max", "factor": 0.5}},
     {},
 ])
 def test_sound_schedules_get_no_warning(sections):
