@@ -106,11 +106,11 @@ def _decays(run: _Run) -> List[str]:
 
 def _near_zero(run: _Run) -> List[str]:
     floor = NEAR_ZERO * run.peak
-    first = next((r for r in run.rows if r.step >= run.warmup and r.lr <= floor), None)
-    if first is None or first.step >= NEAR_ZERO_BEFORE * run.total:
+    first = next((r for r in run.rows[run.warmup:] if r.lr <= floor), None)
+    if first is None or first.step > NEAR_ZERO_BEFORE * run.total:
         return []
-    return [f"{LR_SECTION}: the learning rate falls below {NEAR_ZERO:.1%} of its peak at epoch {first.epoch} of "
-            f"{run.total // run.spe} ({first.step / run.total:.0%} of training), so the rest barely trains; decay "
+    return [f"{LR_SECTION}: the learning rate falls below {NEAR_ZERO:.1%} of its peak in epoch {first.epoch} of "
+            f"{run.total // run.spe} (after {(first.step - 1) / run.total:.0%} of training), so the rest barely trains; decay "
             "later or less (step_size, milestones, gamma, T_max, eta_min) or train fewer epochs"]
 
 

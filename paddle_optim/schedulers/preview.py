@@ -18,8 +18,8 @@ from .units import config_steps_per_epoch
 
 @dataclass(frozen=True)
 class ScheduleRow:
-    step: int                  # optimizer step, 0-based
-    epoch: int                 # epoch the step belongs to, 0-based
+    step: int                  # optimizer step, 1 = the first (as the trainer's train_log.csv and VisualDL count)
+    epoch: int                 # epoch the step belongs to, 1 = the first
     lr: float                  # learning rate the step uses
     momentum: Optional[float]  # momentum / beta1 the step uses (None: the optimizer has none)
 
@@ -39,9 +39,9 @@ def schedule_table(config: Mapping[str, Any], steps_per_epoch: int) -> List[Sche
     schedule = build_schedule(config, steps_per_epoch)
     constant = static_momentum(config.get("Optimizer") or {})
     rows = []
-    for step in range(steps_per_epoch * int(config["Global"]["epochs"])):
+    for index in range(steps_per_epoch * int(config["Global"]["epochs"])):
         momentum = schedule.current_momentum()
-        rows.append(ScheduleRow(step, step // steps_per_epoch, schedule.current_lr(),
+        rows.append(ScheduleRow(index + 1, index // steps_per_epoch + 1, schedule.current_lr(),
                                 constant if momentum is None else momentum))
         schedule.step()
     return rows
@@ -69,7 +69,7 @@ def plot(rows: List[ScheduleRow], path: str, steps_per_epoch: int, warmup: int, 
     series = [("learning rate", [r.lr for r in rows], "tab:blue")]
     if has_momentum:
         series.append(("momentum / beta1", [r.momentum for r in rows], "tab:orange"))
-    epochs = rows[-1].epoch + 1 if rows else 0
+    epochs = rows[-1].epoch if rows else 0
     every = max(1, epochs // 50)  # at most ~50 boundary lines
     for ax, (label, values, color) in zip(axes[:, 0], series):
         ax.plot(steps, values, color=color, linewidth=1.5)

@@ -47,7 +47,7 @@ def test_lr_plot_csv_is_what_training_applies(tmp_path):
     schedule.attach(optimizer)
     applied = []
     for step in range(12 * SPE):
-        applied.append((step, step // SPE, optimizer.get_lr(), optimizer._momentum))
+        applied.append((step + 1, step // SPE + 1, optimizer.get_lr(), optimizer._momentum))
         layer(paddle.rand([3, 4])).mean().backward()
         optimizer.step()
         optimizer.clear_grad()
@@ -154,7 +154,7 @@ WARNINGS = [
     ("plateau mode against the metric", {"LRScheduler": {"name": "ReduceOnPlateau", "metric": "top1"}},
      "LRScheduler.mode: 'min' with metric 'top1' cuts the rate"),
     ("decayed to zero early", {"LRScheduler": {"name": "MultiStepDecay", "milestones": [2, 4, 6], "gamma": 0.05}},
-     "falls below 0.1% of its peak at epoch 6 of 12"),
+     "falls below 0.1% of its peak in epoch 7 of 12 (after 50% of training)"),
     ("OneCycleLR has its own warmup", {"LRScheduler": {"name": "OneCycleLR", "warmup": {"steps": 5}}},
      "OneCycleLR already warms up"),
 ]
@@ -179,3 +179,24 @@ def test_check_warns_about_classic_mistakes(tmp_path, capsys, label, sections, m
 def test_sound_schedules_get_no_warning(sections):
     config = resolve_config(dict(BASE, **sections))
     assert lint_config(config, SPE) == []
+
+
+def test_lr_plot_csv_equals_the_trainers_log(tmp_path):
+    """The real trainer (2 micro-batches per step, log every step) logs exactly the previewed rows."""
+    path, _ = write_config(
+        tmp_path, Global={"epochs": 3, "accumulate_steps": 2, "log_interval": 1, "eval_interval": 1,
+                          "output_dir": str(tmp_path / "run")},
+        Data={"dataset": {"name": "synthetic", "num_samples": 100, "num_val": 16}, "batch_size": 16},
+        Checkpoint={"save_interval": 0, "keep_last": 1, "save_best": False},
+        LRScheduler={"name": "CosineAnnealingDecay", "eta_min": 1e-3, "warmup": {"steps": 3}},
+        MomentumScheduler={"name": "Step", "start": 0.85, "end": 0.95, "at": 2})
+    assert main(["lr-plot", "-c", path, "--out", str(tmp_path / "lr.png")]) == 0
+    assert main(["train", "-c", path]) == 0
+
+    def table(csv_path):
+        with open(csv_path, newline="") as fh:
+            return [(r["step"], r["epoch"], float(r["lr"]), float(r["momentum"])) for r in csv.DictReader(fh)]
+
+    planned, logged = table(tmp_path / "lr.csv"), table(tmp_path / "run" / "train_log.csv")
+    assert len(planned) == 3 * 4  # ceil(ceil(100 / 16) / 2) = 4 steps per epoch
+    assert logged == planned

@@ -71,7 +71,7 @@ def test_ten_epoch_cosine_ends_at_eta_min_on_the_last_optimizer_step(world, accu
     assert rows[0].lr == 0.1
     assert rows[-1].lr == 1e-4
     assert rows[-2].lr > 1e-4
-    assert [r.epoch for r in rows[spe - 1:spe + 1]] == [0, 1]
+    assert [(r.step, r.epoch) for r in rows[spe - 1:spe + 1]] == [(spe, 1), (spe + 1, 2)]
 
 
 @pytest.mark.parametrize("warmup,steps", [({"epochs": 1}, 32), ({"steps": 50}, 50), ({"epochs": 0.5}, 16)])
