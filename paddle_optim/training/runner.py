@@ -39,8 +39,12 @@ def find_resume(resume: Optional[str], output_dir: str) -> Optional[str]:
     return prefix
 
 
-def run_training(config: Mapping[str, Any], resume: Optional[str]) -> Dict[str, Any]:
-    """Train a resolved config in this process (one rank of a launch, or alone); return the metrics."""
+def run_training(config: Mapping[str, Any], resume: Optional[str]):
+    """Train a resolved config in this process (one rank of a launch, or alone).
+
+    Returns ``(run, metrics)``: the :class:`~paddle_optim.training.loop.Run` (model, optimizer, ...)
+    and the metrics written to ``metrics.json``.
+    """
     from ..check import lint_config
     from . import distributed
     from .loop import Run, train
@@ -65,9 +69,9 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]) -> Dict[str, 
              f"{len(run.train_set)} samples: {run.steps_per_epoch} steps/epoch x {g['epochs']} epochs, "
              f"{world.size} process(es) on {world.device}; output in {g['output_dir']}")
     metrics = train(run, records)
-    log.info(f"done: best {metrics['metric_name']} {metrics['best_metric']:.4f} at epoch {metrics['best_epoch']}, "
-             f"{metrics['train_seconds']:.1f} s of training, {metrics['samples_per_second']:.0f} samples/s")
-    return metrics
+    log.info(f"done: best {metrics['metric_name']} {metrics['best_metric']} at epoch {metrics['best_epoch']}, "
+             f"{metrics['train_seconds']:.1f} s of training, {metrics['samples_per_second']} samples/s")
+    return run, metrics
 
 
 def train_command(args) -> int:

@@ -1,0 +1,120 @@
+"""The optimizer registry: every registered optimizer builds from YAML and trains; names, aliases,
+errors with choices; one base learning rate; decay groups; gradient clipping."""
+import numpy as np
+import paddle
+import pytest
+
+from paddle_optim import build_optimizer
+from paddle_optim.errors import ConfigError
+from paddle_optim.param_groups import split_decay
+from paddle_optim.registry import (ALIASES, get_spec, list_optimizers, optimizer_names, registry,
+                                   validate_optimizer_section)
+
+# Extra arguments some optimizers need to make progress on the toy problem in a few steps.
+LEARNING_RATES = {"Adadelta": 1.0, "Adagrad": 0.1, "Rprop": 0.01, "SGD": 0.1, "Momentum": 0.1, "ASGD": 0.1}
+
+
+def toy_model():
+    paddle.seed(0)
+    return paddle.nn.Sequential(paddle.nn.Linear(4, 8), paddle.nn.ReLU(), paddle.nn.Linear(8, 1))
+
+
+def toy_loss(model):
+    paddle.seed(1)
+    x = paddle.randn([32, 4])
+    y = x.sum(axis=1, keepdim=True)
+    return paddle.nn.functional.mse_loss(model(x), y)
+
+
+def section(name, **extra):
+    raw = {"name": name, "learning_rate": LEARNING_RATES.get(name, 0.01), **extra}
+    if name == "Lookahead":
+        raw["inner"] = {"name": "Adam"}
+    resolved, errors = validate_optimizer_section(raw, "Optimizer")
+    assert errors == [], errors
+    return resolved
+
+
+@pytest.mark.parametrize("name", sorted(registry()))
+def test_every_registered_optimizer_builds_from_yaml_and_reduces_the_loss(name):
+    model = toy_model()
+    opt = build_optimizer(section(name), model, section(name)["learning_rate"])
+    assert isinstance(opt, paddle.optimizer.Optimizer)
+    first = float(toy_loss(model))
+    for _ in range(20):
+        loss = toy_loss(model)
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+    assert float(toy_loss(model)) < first
+
+
+def test_listing_specs_and_aliases():
+    names = [n for n, _ in list_optimizers()]
+    for expected in ("SGD", "Momentum", "Adam", "AdamW", "Adamax", "Adagrad", "Adadelta", "RMSProp", "Lamb",
+                     "RAdam", "Lookahead", "Ranger"):
+        assert expected in names
+    spec, preset = get_spec("Nesterov")
+    assert spec.name == "Momentum" and preset == {"use_nesterov": True}
+    assert get_spec("adamw")[0].name == "AdamW"
+    assert "momentum" in get_spec("Momentum")[0].arguments and "beta1" in get_spec("Ranger")[0].arguments
+    assert set(ALIASES) <= set(optimizer_names())
+
+
+@pytest.mark.parametrize("raw, key, fragment", [
+    ({"name": "Adamw2", "learning_rate": 0.1}, "Optimizer.name", "did you mean 'Adam'?); allowed: "),
+    ({"name": "Adam", "learning_rate": 0.1, "beta_1": 0.9}, "Optimizer.beta_1", "did you mean 'beta1'"),
+    ({"name": "Adam", "learning_rate": 0.1, "beta1": 1.5}, "Optimizer", "beta1"),
+    ({"name": "RAdam", "learning_rate": 0.1, "epsilon": 0.0}, "Optimizer", "epsilon"),
+    ({"name": "Lookahead", "learning_rate": 0.1, "inner": {"name": "SGD", "learning_rate": 0.5}},
+     "Optimizer.inner.learning_rate", "set it once on the outer Optimizer.learning_rate"),
+    ({"name": "Lookahead", "learning_rate": 0.1, "inner": {"name": "Ranger"}}, "Optimizer.inner.name",
+     "already contains Lookahead"),
+    ({"name": "Lookahead", "learning_rate": 0.1, "k": 0, "inner": {"name": "SGD"}}, "Optimizer", "k"),
+    ({"name": "SGD", "learning_rate": 0.1, "grad_clip": {"name": "ClipGradByGlobalNorm", "clip_norm": -1}},
+     "Optimizer.grad_clip.clip_norm", "allowed: > 0"),
+    ({"name": "SGD", "learning_rate": 0.1, "no_weight_decay": [3]}, "Optimizer.no_weight_decay[0]", "pattern"),
+    ({"name": "SGD"}, "Optimizer.learning_rate", "is required"),
+])
+def test_bad_optimizer_sections_name_the_key(raw, key, fragment):
+    _, errors = validate_optimizer_section(raw, "Optimizer")
+    assert errors and errors[0].key == key and fragment in str(errors[0]), errors
+
+
+def test_lookahead_base_learning_rate_lives_in_one_place():
+    model = toy_model()
+    resolved = section("Lookahead", alpha=0.5, k=5)
+    scheduler = paddle.optimizer.lr.StepDecay(0.3, step_size=1, gamma=0.5)
+    opt = build_optimizer(resolved, model, scheduler)
+    assert opt.inner_optimizer.get_lr() == pytest.approx(0.3)
+    scheduler.step()
+    assert opt.inner_optimizer.get_lr() == pytest.approx(0.15)
+
+
+def test_one_dimensional_and_pattern_parameters_get_no_decay():
+    model = toy_model()
+    decay, no_decay = split_decay(model.named_parameters(), ["2.*"])
+    assert [p.name for p in decay] == [model[0].weight.name]
+    assert {p.name for p in no_decay} == {model[0].bias.name, model[2].weight.name, model[2].bias.name}
+
+
+@pytest.mark.parametrize("name", ["SGD", "AdamW", "Lamb", "Momentum", "RAdam"])
+def test_weight_decay_shrinks_weights_but_never_biases(name):
+    """With zero gradients only the decay moves parameters: weights shrink, biases stay."""
+    model = toy_model()
+    opt = build_optimizer(section(name, weight_decay=0.1), model, 0.1)
+    w0, b0 = model[0].weight.numpy().copy(), model[0].bias.numpy().copy()
+    (model(paddle.zeros([1, 4])).sum() * 0.0).backward()
+    opt.step()
+    assert np.abs(model[0].weight.numpy()).sum() < np.abs(w0).sum()
+    np.testing.assert_array_equal(model[0].bias.numpy(), b0)
+
+
+def test_grad_clip_by_global_norm_is_applied():
+    model = toy_model()
+    opt = build_optimizer(section("SGD", grad_clip={"name": "ClipGradByGlobalNorm", "clip_norm": 1e-3}), model, 1.0)
+    before = [p.numpy().copy() for p in model.parameters()]
+    toy_loss(model).backward()
+    opt.step()
+    moved = np.sqrt(sum(((p.numpy() - b) ** 2).sum() for p, b in zip(model.parameters(), before)))
+    assert moved == pytest.approx(1e-3, rel=1e-3)
