@@ -86,13 +86,15 @@ def _decays(run: _Run) -> List[str]:
                        f"times; use 1/3 to 1/2 of the run")
     if name in ("StepDecay", "MultiStepDecay") and not STEP_GAMMA[0] <= unit_gamma <= STEP_GAMMA[1]:
         out.append(f"{LR_SECTION}.gamma: {unit_gamma:g} is outside the usual {STEP_GAMMA[0]}-{STEP_GAMMA[1]} "
-                   f"for {name} ({'the rate grows' if unit_gamma >= 1 else 'each drop is very steep'})")
+                   f"for {name} ({'the rate grows' if unit_gamma >= 1 else 'each drop is very steep'}); "
+                   f"use {STEP_GAMMA[0]}-{STEP_GAMMA[1]} (0.1 is the classic x10 drop)")
     if name == "ExponentialDecay":
         per_epoch = unit_gamma if run.section["unit"] == "epoch" else unit_gamma ** run.spe
         if not EPOCH_GAMMA[0] <= per_epoch <= EPOCH_GAMMA[1]:
             out.append(f"{LR_SECTION}.gamma: {per_epoch:.4g} per epoch is outside the usual "
                        f"{EPOCH_GAMMA[0]}-{EPOCH_GAMMA[1]}" + ("" if run.section["unit"] == "epoch" else
-                                                              " (with unit: step, gamma applies every step)"))
+                                                              " (with unit: step, gamma applies every step)") +
+                       f"; use gamma {EPOCH_GAMMA[0]}-{EPOCH_GAMMA[1]} with unit: epoch")
     for key in ("milestones", "boundaries"):
         late = [p + run.warmup for p in run.args.get(key, ()) if p + run.warmup >= run.total]
         if late:
