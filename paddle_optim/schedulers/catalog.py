@@ -31,6 +31,8 @@ PERIOD_TIMES = {"step_size": ("StepDecay",), "T_0": ("CosineAnnealingWarmRestart
                 "step_size_up": ("CyclicLR",), "step_size_down": ("CyclicLR",)}
 #: Times that are *positions on the training clock* (absolute; a warmup does not move them).
 POSITION_TIMES = {"milestones": ("MultiStepDecay",), "boundaries": ("PiecewiseDecay",)}
+#: Lengths a scheduler cannot step past (OneCycleLR raises once stepped beyond total_steps).
+SPAN_THE_RUN = {"total_steps": ("OneCycleLR",)}
 #: Lengths that default to "the rest of the run after warmup" when omitted.
 RUN_LENGTH_DEFAULTS = {"T_max", "decay_steps", "total_steps"}
 #: Required arguments that default to Optimizer.learning_rate (LinearWarmup used as a whole schedule).

@@ -63,7 +63,7 @@ def validate_lr_scheduler_section(raw: Any, path: str) -> Tuple[Optional[Dict[st
     if not isinstance(raw, dict):
         return None, [ConfigError(path, f"expected a mapping with 'name:' and the scheduler's arguments, got {raw!r}")]
     name = raw.get("name")
-    if name is not None and name not in SCHEDULERS:
+    if name is not None and (not isinstance(name, str) or name not in SCHEDULERS):
         return None, [ConfigError(join_key(path, "name"), unknown_name_message("scheduler", name, SCHEDULERS))]
     spec = SCHEDULERS.get(name)
     fields = dict(_COMMON_FIELDS)
@@ -123,7 +123,7 @@ def validate_momentum_section(raw: Any, path: str) -> Tuple[Optional[Dict[str, A
     name = raw.get("name", REQUIRED)
     if name is REQUIRED:
         return None, [ConfigError(join_key(path, "name"), f"is required; allowed: {', '.join(MOMENTUM_SHAPES)}")]
-    if name not in _MOMENTUM_SHAPES:
+    if not isinstance(name, str) or name not in _MOMENTUM_SHAPES:
         return None, [ConfigError(join_key(path, "name"), unknown_name_message("momentum schedule", name, MOMENTUM_SHAPES))]
     fields = {"name": Field((str,)), "unit": _UNIT, **_MOMENTUM_SHAPES[name]}
     section, errors = validate_section(raw, fields, path)
