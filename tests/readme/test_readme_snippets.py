@@ -7,12 +7,13 @@ From README.md's fenced blocks:
   in a subprocess with exit code 0;
 * every ``paddle-optim ...`` / ``python -m paddle_optim ...`` command in a ```bash/```sh/```shell/
   ```console block must parse with ``paddle_optim.cli.build_parser()``, and when its ``-c`` names a
-  config of this repository, that config with the command's ``-o`` overrides must pass ``check``. Commands are found after line
-  continuations are joined, comments dropped and lines split at ``&&``, ``||``, ``;`` and ``|``; leading
-  ``VAR=value`` assignments are skipped, heredoc bodies are not commands, ``$ `` prompts mark the
-  commands of a console block, and ``docker run ... paddle-optim[:tag] ARGS`` passes ARGS to the image's
-  entry point, ``paddle-optim`` (unless ``--entrypoint`` names another program; no ARGS: the
-  Dockerfile's ``CMD``).
+  config of this repository, that config with the command's ``-o`` overrides must pass ``check``.
+
+Commands are found after line continuations are joined, comments dropped and lines split at ``&&``,
+``||``, ``;`` and ``|``; leading ``VAR=value`` assignments are skipped, heredoc bodies are not commands,
+``$ `` prompts mark the commands of a console block, and ``docker run ... paddle-optim[:tag] ARGS``
+passes ARGS to the image's entry point, ``paddle-optim`` (unless ``--entrypoint`` names another
+program; no ARGS: the Dockerfile's ``CMD``).
 """
 import argparse
 import contextlib
@@ -23,9 +24,8 @@ import re
 import shlex
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import pytest
 import yaml
@@ -41,7 +41,7 @@ SEPARATORS = {"&&", "||", ";", "|", "&", "(", ")", ";;"}
 REDIRECTIONS = {">", ">>", "<", "<<", "<<<", ">&", "&>", "<&", ">|"}
 HEREDOC = re.compile(r"<<-?\s*(['\"]?)(\w+)\1")
 ASSIGNMENT = re.compile(r"[A-Za-z_]\w*=")
-CHECK_TIMEOUT = 180
+CHECK_TIMEOUT = 300
 
 
 class Block(NamedTuple):
@@ -166,19 +166,35 @@ def _is_training_config(document) -> bool:
     return isinstance(document, dict) and any(key in _section_validators() for key in document)
 
 
-def _check(config: str, overrides: Tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "paddle_optim", "check", "-c", config]
-                          + [arg for override in overrides for arg in ("-o", override)],
+# One Python process checks every config in turn (Paddle is imported once, not once per config);
+# each check is the CLI's own main() with its exit code and printed output.
+BATCH_CHECK = """
+import contextlib, io, json, sys
+from paddle_optim.cli import main
+results = []
+for config, overrides in json.loads(sys.argv[1]):
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        try:
+            code = main(["check", "-c", config] + [arg for o in overrides for arg in ("-o", o)])
+        except SystemExit as exit_:
+            code = exit_.code
+    results.append([code, printed.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def check_all(jobs: Dict[str, Tuple[str, Tuple[str, ...]]]) -> List[str]:
+    """``paddle-optim check -c CONFIG -o ...`` for every {where: (CONFIG, overrides)}, in one subprocess;
+    one message per config that does not exit 0."""
+    if not jobs:
+        return []
+    proc = subprocess.run([sys.executable, "-c", BATCH_CHECK, json.dumps(list(jobs.values()))],
                           capture_output=True, text=True, timeout=CHECK_TIMEOUT, cwd=ROOT)
-
-
-def _check_all(jobs: dict) -> List[str]:
-    """Run ``check`` for every {where: (config, overrides)}, two processes at a time (each imports Paddle);
-    one message per failure."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = dict(zip(jobs, pool.map(lambda job: _check(*job), jobs.values())))
-    return [f"{where}: paddle-optim check exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
-            for where, proc in results.items() if proc.returncode != 0]
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    return [f"{where}: paddle-optim check exited {code}:\n{printed}"
+            for where, (code, printed) in zip(jobs, results) if code != 0]
 
 
 # ---------------------------------------------------------------- the extractor itself
@@ -243,6 +259,13 @@ def test_parse_returns_the_namespace_or_argparse_complaint(args, config, complai
     assert (error is None) if complaint is None else (complaint in error)
 
 
+def test_check_all_reports_exactly_the_configs_check_rejects():
+    failures = check_all({"good": ("configs/quickstart.yaml", ()),
+                          "bad": ("configs/quickstart.yaml", ("AMP.dtype=float17",))})
+    assert len(failures) == 1
+    assert failures[0].startswith("bad: paddle-optim check exited 2") and "float17" in failures[0]
+
+
 # ---------------------------------------------------------------- the README
 
 
@@ -259,7 +282,7 @@ def test_readme_commands_parse_and_pass_check_on_repository_configs():
             failures.append(f"README.md:{line}: paddle-optim {shlex.join(args)}: {error}")
         elif namespace is not None and (ROOT / namespace.config).is_file():
             jobs.setdefault((namespace.config, tuple(namespace.override)), f"README.md:{line}")
-    failures += _check_all({where: job for job, where in jobs.items()})
+    failures += check_all({where: job for job, where in jobs.items()})
     assert not failures, "\n".join(failures)
 
 
@@ -277,5 +300,5 @@ def test_readme_yaml_blocks_parse_and_configs_pass_check(tmp_path):
             path = tmp_path / f"readme_line_{block.line}.yaml"
             path.write_text(block.text)
             configs[f"README.md:{block.line}"] = (str(path), ())
-    failures += _check_all(configs)
+    failures += check_all(configs)
     assert not failures, "\n".join(failures)
