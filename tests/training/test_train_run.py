@@ -125,3 +125,29 @@ def test_resume_at_an_epoch_boundary_continues_exactly(make_config):
     assert read_csv(out_part / "eval_log.csv") == read_csv(out_full / "eval_log.csv")
     assert [r["step"] for r in read_csv(out_part / "train_log.csv")] == \
         [r["step"] for r in read_csv(out_full / "train_log.csv")]
+
+
+def test_user_model_and_data_by_import_path(make_config, tmp_path, monkeypatch):
+    (tmp_path / "user_task.py").write_text(
+        "import numpy as np\n"
+        "import paddle\n"
+        "from paddle_optim.data.arrays import ArrayDataset\n\n"
+        "def blobs(mode, n=64):\n"
+        "    rng = np.random.RandomState(0 if mode == 'train' else 1)\n"
+        "    y = rng.randint(0, 2, n if mode == 'train' else 32)\n"
+        "    return ArrayDataset(rng.randn(len(y), 5) + 3 * y[:, None], y, 2)\n\n"
+        "class Net(paddle.nn.Layer):\n"
+        "    def __init__(self, num_classes, width=8):\n"
+        "        super().__init__()\n"
+        "        self.body = paddle.nn.Sequential(paddle.nn.Linear(5, width), paddle.nn.Tanh(),\n"
+        "                                         paddle.nn.Linear(width, num_classes))\n\n"
+        "    def forward(self, x):\n"
+        "        return self.body(x)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg, out = make_config({"Data": {"dataset": {"name": "user_task:blobs", "kwargs": {"n": 96}, "num_classes": 2},
+                                     "batch_size": 16},
+                            "Model": {"name": "user_task:Net", "width": 6}})
+    assert train(cfg) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps_per_epoch"] == 6 and metrics["best_metric"] > 0.9
+    assert final_weights(out)["body.0.weight"].shape == [5, 6]
