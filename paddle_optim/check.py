@@ -10,6 +10,7 @@ from .config import load_config, unknown_name_message
 from .config.resolve import resolve_config
 from .errors import ConfigError
 from .schedulers.builder import LR_SECTION, MOMENTUM_SECTION, native_arguments, warmup_steps
+from .schedulers.catalog import SCHEDULERS, SPAN_THE_RUN
 from .schedulers.preview import ScheduleRow, schedule_table, static_momentum
 from .schedulers.units import config_steps_per_epoch
 
@@ -38,7 +39,9 @@ class _Run:
             self.args = native_arguments(self.section, steps_per_epoch, self.total, self.warmup, self.peak)
 
     def epochs(self, steps: float) -> str:
-        return f"{steps / self.spe:.3g} epochs ({int(steps)} steps)"
+        epochs = steps / self.spe
+        number = f"{epochs:.0f}" if epochs.is_integer() else f"{epochs:.3g}"
+        return f"{number} epochs ({int(steps)} steps)"
 
 
 def _warmup(run: _Run) -> List[str]:
@@ -128,6 +131,28 @@ def _momentum(config: Mapping[str, Any]) -> List[str]:
             for key, value in values.items() if value is not None and value > MAX_MOMENTUM]
 
 
+def _too_long(run: _Run) -> List[str]:
+    """A given length the run never reaches: usually a step count written with the default unit: epoch."""
+    if not run.section.get("name"):
+        return []
+    spec = SCHEDULERS[run.section["name"]]
+    remaining = run.total - run.warmup
+    out = []
+    for arg, given in run.section["args"].items():
+        kind = spec.time_kind(arg)
+        # T_max has its own warning; OneCycleLR's total_steps is checked by the builder.
+        if given is None or arg == "T_max" or kind not in ("end", "period") or spec.name in SPAN_THE_RUN.get(arg, ()):
+            continue
+        steps = run.args[arg]
+        if steps >= remaining:
+            hint = (f"; lengths count epochs with unit: epoch (the default), so {given:g} means {given:g} epochs: "
+                    "set unit: step for steps" if run.section["unit"] == "epoch" else "; shorten it")
+            out.append(f"{LR_SECTION}.{arg}: {run.epochs(steps)} is not shorter than the "
+                       f"{'rest of the run after warmup' if run.warmup else 'run'} ({run.epochs(remaining)}), "
+                       f"so it never completes{hint}")
+    return out
+
+
 def _plateau(run: _Run) -> List[str]:
     """ReduceOnPlateau must watch a metric the evaluation reports, in the direction that metric improves."""
     if run.section.get("name") != "ReduceOnPlateau":
@@ -152,7 +177,7 @@ def lint_config(config: Mapping[str, Any], steps_per_epoch: int) -> List[str]:
     """
     rows = schedule_table(config, steps_per_epoch)
     run = _Run(config, steps_per_epoch, rows)
-    return _momentum(config) + _warmup(run) + _cosine(run) + _decays(run) + _plateau(run) + _near_zero(run)
+    return _momentum(config) + _warmup(run) + _cosine(run) + _decays(run) + _too_long(run) + _plateau(run) + _near_zero(run)
 
 
 def check_command(args) -> int:

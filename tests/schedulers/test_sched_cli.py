@@ -153,6 +153,12 @@ WARNINGS = [
      "LRScheduler.milestones: 14 epochs (98 steps) at or beyond the end"),
     ("plateau mode against the metric", {"LRScheduler": {"name": "ReduceOnPlateau", "metric": "top1"}},
      "LRScheduler.mode: 'min' with metric 'top1' cuts the rate"),
+    ("steps written as epochs", {"LRScheduler": {"name": "NoamDecay", "d_model": 512, "warmup_steps": 4000}},
+     "LRScheduler.warmup_steps: 4000 epochs (28000 steps) is not shorter than the run (12 epochs (84 steps)), so it "
+     "never completes; lengths count epochs with unit: epoch (the default), so 4000 means 4000 epochs: set unit: step"),
+    ("step_size longer than the run", {"LRScheduler": {"name": "StepDecay", "step_size": 90, "unit": "step"}},
+     "LRScheduler.step_size: 12.9 epochs (90 steps) is not shorter than the run (12 epochs (84 steps)), so it never "
+     "completes; shorten it"),
     ("decayed to zero early", {"LRScheduler": {"name": "MultiStepDecay", "milestones": [2, 4, 6], "gamma": 0.05}},
      "falls below 0.1% of its peak in epoch 7 of 12 (after 50% of training)"),
     ("OneCycleLR has its own warmup", {"LRScheduler": {"name": "OneCycleLR", "warmup": {"steps": 5}}},
