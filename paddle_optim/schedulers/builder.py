@@ -22,7 +22,8 @@ import paddle.optimizer.lr as paddle_lr
 from ..config.schema import join_key
 from ..errors import ConfigError, UserError
 from .adapters import CosineAnnealingWarmRestarts, PerEpoch, PlateauWarmup
-from .catalog import CALLABLE_ARGS, RUN_LENGTH_DEFAULTS, SCHEDULERS, SPAN_THE_RUN, resolve_callable
+from ..models.import_path import load_object
+from .catalog import CALLABLE_ARGS, RUN_LENGTH_DEFAULTS, SCHEDULERS, SPAN_THE_RUN
 from .momentum import MomentumSchedule, momentum_slot, set_momentum
 from .section import validate_lr_scheduler_section, validate_momentum_section
 from .units import to_steps
@@ -84,7 +85,7 @@ def native_arguments(section: Mapping[str, Any], steps_per_epoch: int, total_ste
             raise ConfigError(key, f"{value} optimizer steps is shorter than the {remaining} steps it must cover "
                                    f"({steps_per_epoch} per epoch); {spec.name} cannot step past its end, omit {arg}")
         if arg in CALLABLE_ARGS and value is not None:
-            value = resolve_callable(value, key)
+            value = load_object(value, key)
         if arg == "end_lr" and value is None:  # LinearWarmup as the whole schedule: up to the peak
             value = learning_rate
         kwargs[arg] = value

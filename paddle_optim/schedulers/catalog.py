@@ -5,21 +5,21 @@ release that adds an argument is picked up without copying argument lists. The f
 cannot tell are tabled here, per argument name:
 
 * which arguments are *times* and how an epoch count converts to optimizer steps
-  (see :func:`SchedulerSpec.steps_of`),
+  (see :meth:`SchedulerSpec.time_kind`),
 * which argument receives ``Optimizer.learning_rate`` (the peak learning rate lives only there),
 * which schedulers decay "once per ``step()`` call" (``gamma`` per epoch) and so advance once per
   epoch when ``unit: epoch``,
 * value checks (``gamma > 0``, milestones increasing, ...).
 """
-import importlib
 import inspect
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import paddle.optimizer.lr as paddle_lr
 
 from ..config.schema import REQUIRED, Field, Range
 from ..errors import ConfigError
+from ..models.import_path import load_object
 
 #: Times that are a *duration whose end value is applied on the last step*: E epochs -> E*spe - 1 steps,
 #: so a 10-epoch cosine applies eta_min exactly on the last optimizer step of epoch 10.
@@ -41,7 +41,8 @@ PEAK_DEFAULTS = {"end_lr": ("LinearWarmup",)}
 #: once per epoch (gamma per epoch); with ``unit: step`` once per optimizer step.
 PER_CALL_DECAYS = ("ExponentialDecay", "NaturalExpDecay", "InverseTimeDecay", "LambdaDecay",
                    "MultiplicativeDecay")
-#: Arguments that are Python callables in Paddle: given in YAML as an import path ``package.module:function``.
+#: Arguments that are Python callables in Paddle: given in YAML as an import path ``package.module:function``
+#: (YAML cannot hold code, and nothing is ever eval'ed).
 CALLABLE_ARGS = ("lr_lambda", "scale_fn")
 #: Arguments of a native class the YAML never sets (Paddle bookkeeping).
 HIDDEN_ARGS = ("self", "last_epoch", "verbose")
@@ -57,26 +58,7 @@ def _increasing(value: Any, key: str) -> None:
 
 
 def _import_path(value: Any, key: str) -> None:
-    resolve_callable(value, key)
-
-
-def resolve_callable(path: str, key: str) -> Callable:
-    """``package.module:function`` -> the function (YAML cannot hold Python code, and we never eval)."""
-    module_name, sep, attr = str(path).partition(":")
-    if not sep or not module_name or not attr:
-        raise ConfigError(key, f"'{path}' must be an import path 'package.module:function'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ConfigError(key, f"cannot import module '{module_name}': {err}") from None
-    target = module
-    for part in attr.split("."):
-        if part not in vars(target):
-            raise ConfigError(key, f"module '{module_name}' has no '{attr}'")
-        target = vars(target)[part]
-    if not callable(target):
-        raise ConfigError(key, f"'{path}' is not callable")
-    return target
+    load_object(value, key)  # imports now, so that a bad path is a config error before training
 
 
 _POSITIVE = Range(0, None, low_inclusive=False)

@@ -37,7 +37,7 @@ _COMMON_FIELDS = {
 }
 _PLATEAU_FIELDS = {"metric": Field((str,), default="loss", help="the validation metric that drives ReduceOnPlateau")}
 
-#: Fields of the native arguments, the extras, and which ones the resolved section keeps apart.
+#: Keys of the section that are not native arguments (the resolved section keeps them out of ``args``).
 EXTRA_KEYS = tuple(_COMMON_FIELDS) + tuple(_PLATEAU_FIELDS)
 
 
