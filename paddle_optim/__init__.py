@@ -7,6 +7,11 @@ Public API::
 # Python's zlib must be loaded before Paddle: the paddlepaddle 2.6 wheel exports its own zlib
 # symbols, and a zlib module loaded after it crashes (gzip, PNG writing, paddle.save of large files).
 import zlib  # noqa: F401  (import order matters, see above)
+import warnings
+
+# Paddle 3.x warns about a missing ccache (a C++-extension build cache) on every import; it is
+# irrelevant to training and would sit between the user and our one-line error messages.
+warnings.filterwarnings("ignore", message="No ccache found")
 
 __version__ = "0.1.0"
 
