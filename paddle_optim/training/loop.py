@@ -14,7 +14,7 @@ import paddle
 from ..data import build_datasets
 from ..data.loader import iterate_batches
 from ..data.sampler import EpochBatchSampler
-from ..errors import UserError
+from ..errors import ConfigError, UserError
 from ..models import build_model
 from ..optimizers.state import load_portable_state_dict, portable_state_dict
 from ..registry import build_optimizer
@@ -46,8 +46,11 @@ class Run:
         seed_everything(g["seed"])
         self.train_set, self.val_set, info = build_datasets(data)
         self.model = build_model(config["Model"], info)
-        self.steps_per_epoch = steps_per_epoch(len(self.train_set), data["batch_size"], world.size,
-                                               g["accumulate_steps"], data["drop_last"])
+        try:
+            self.steps_per_epoch = steps_per_epoch(len(self.train_set), data["batch_size"], world.size,
+                                                   g["accumulate_steps"], data["drop_last"])
+        except ValueError as err:  # e.g. drop_last with fewer samples per process than one batch
+            raise ConfigError("Data.batch_size", str(err)) from None
         self.schedule = build_schedule(config, self.steps_per_epoch)
         optimizer = build_optimizer(config["Optimizer"], self.model, self.schedule.learning_rate)
         self.amp = Amp(config["AMP"], world.device)
@@ -206,7 +209,7 @@ def _train_one_epoch(run: Run, records: Optional[RunRecords], epoch: int) -> Non
             # Gradients are all-reduced only on the window's last backward (DataParallel.no_sync).
             sync = last_in_window or world.size == 1
             with contextlib.nullcontext() if sync else run.net.no_sync():
-                run.amp.backward(loss / window_len)
+                run.amp.backward(loss / window_len if window_len > 1 else loss)
             window_losses.append(loss_value)
         else:
             window_bad = True

@@ -69,8 +69,9 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
              f"{len(run.train_set)} samples: {run.steps_per_epoch} steps/epoch x {g['epochs']} epochs, "
              f"{world.size} process(es) on {world.device}; output in {g['output_dir']}")
     metrics = train(run, records)
-    log.info(f"done: best {metrics['metric_name']} {metrics['best_metric']} at epoch {metrics['best_epoch']}, "
-             f"{metrics['train_seconds']:.1f} s of training, {metrics['samples_per_second']} samples/s")
+    if metrics["best_metric"] is not None:
+        log.info(f"done: best {metrics['metric_name']} {metrics['best_metric']:.4f} at epoch {metrics['best_epoch']}, "
+                 f"{metrics['train_seconds']:.1f} s of training, {metrics['samples_per_second'] or 0:.0f} samples/s")
     return run, metrics
 
 
