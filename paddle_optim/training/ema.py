@@ -9,6 +9,7 @@ dominated by the random initialisation (as in TensorFlow's ``ExponentialMovingAv
 import contextlib
 from typing import Any, Dict
 
+import numpy as np
 import paddle
 
 
@@ -49,7 +50,7 @@ class ModelEMA:
     def set_state_dict(self, state: Dict[str, Any]) -> None:
         self.updates = int(state["updates"])
         for k, v in state["shadow"].items():
-            self.shadow[k] = paddle.to_tensor(v)
+            self.shadow[k] = paddle.to_tensor(np.asarray(v))  # paddle.load may hand back tensors
 
 
 _FLOATS = (paddle.float16, paddle.float32, paddle.float64, paddle.bfloat16)

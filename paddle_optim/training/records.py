@@ -52,7 +52,11 @@ class CsvLog:
         kept: List[Dict[str, str]] = []
         if resume_step is not None and os.path.exists(path):
             with open(path, newline="", encoding="utf-8") as fh:
-                kept = [row for row in csv.DictReader(fh) if int(row["step"]) <= resume_step]
+                text = fh.read()
+            lines = text.splitlines(keepends=True)
+            if lines and not lines[-1].endswith("\n"):
+                lines.pop()  # a row cut off by a killed process
+            kept = [row for row in csv.DictReader(lines) if int(row["step"]) <= resume_step]
         self._fh = open(path, "w", newline="", encoding="utf-8")
         self._writer = csv.DictWriter(self._fh, fieldnames=self.columns)
         self._writer.writeheader()
@@ -166,6 +170,9 @@ class RunRecords:
         self.output_dir = output_dir
         self.checkpoint_dir = os.path.join(output_dir, "checkpoints")
         os.makedirs(self.checkpoint_dir, exist_ok=True)
+        # A metrics.json from an earlier (shorter or diverged) run would claim this one has ended.
+        if os.path.exists(os.path.join(output_dir, "metrics.json")):
+            os.remove(os.path.join(output_dir, "metrics.json"))
         with open(os.path.join(output_dir, "config.yaml"), "w", encoding="utf-8") as fh:
             yaml.safe_dump(dict(config), fh, sort_keys=False)
         self.train_csv = CsvLog(os.path.join(output_dir, "train_log.csv"), TRAIN_COLUMNS, resume_step)
@@ -184,8 +191,9 @@ class RunRecords:
         self.vdl.scalars({f"eval/{k}": v for k, v in metrics.items()}, step)
 
     def finish(self, metrics: Mapping[str, Any]) -> None:
-        write_metrics(os.path.join(self.output_dir, "metrics.json"), metrics)
+        """Close everything; ``metrics.json`` comes last, so its presence means the run ended."""
         self.train_csv.close()
         self.eval_csv.close()
         self.vdl.close()
         plot_curves(self.output_dir)
+        write_metrics(os.path.join(self.output_dir, "metrics.json"), metrics)

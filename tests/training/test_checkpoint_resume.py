@@ -100,3 +100,15 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(make_config):
     for key in full:
         np.testing.assert_array_equal(resumed[key].numpy(), full[key].numpy())
     assert (out_kill / "train_log.csv").read_text() .count("\n") == (out_full / "train_log.csv").read_text().count("\n")
+
+
+def test_csv_tables_drop_rows_after_the_checkpoint_and_a_cut_off_last_row(tmp_path):
+    from paddle_optim.training.records import CsvLog, read_csv
+
+    path = tmp_path / "t.csv"
+    path.write_text("step,epoch,loss,lr,momentum\n2,1,0.5,0.1,0.9\n4,1,0.4,0.1,0.9\n6,2,0.3,0.1,0.9\n8,2,0.")
+    log = CsvLog(str(path), ("step", "epoch", "loss", "lr", "momentum"), resume_step=4)
+    log.write({"step": 6, "epoch": 2, "loss": 0.25, "lr": 0.1, "momentum": None})
+    log.close()
+    assert [(r["step"], r["loss"], r["momentum"]) for r in read_csv(str(path))] == \
+        [("2", "0.5", "0.9"), ("4", "0.4", "0.9"), ("6", "0.25", "")]

@@ -25,6 +25,7 @@ BAD = [  # (override, key named in the error, fragment of the message)
     ("Optimizer.learning_rate=-1", "Optimizer.learning_rate", "allowed: >= 0"),
     ("Optimizer.grad_clip={name: ClipByNorm}", "Optimizer.grad_clip.name", "did you mean 'ClipGradByNorm'"),
     ("LRScheduler.name=CosineDecay", "LRScheduler.name", "allowed:"),
+    ("MomentumScheduler.name=Linaer", "MomentumScheduler.name", "did you mean 'Linear'"),
     ("AMP.level=O3", "AMP.level", "allowed: O1, O2"),
     ("AMP.dtype=fp8", "AMP.dtype", "allowed: bfloat16, float16"),
     ("EMA.decay=1.0", "EMA.decay", "allowed: (0, 1)"),
