@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
 import paddle
+from paddle import _C_ops
 
 from paddle_optim import compat
 
 # Rectification switches on when rho_t exceeds this (torch.optim.RAdam, Paddle 3.x, Ranger).
 RECTIFY_THRESHOLD = 5.0
+# Tensors with fewer values share one merged_adam_ call (measured break-even on CPU: ~16 K).
+MERGE_BELOW = 1 << 14
 
 
 @dataclass(frozen=True)
@@ -64,16 +67,34 @@ def centralize_gradient(grad: paddle.Tensor, conv_only: bool = False) -> paddle.
     """Gradient centralisation (Yong et al. 2020): ``g - mean(g over every axis but the first)``.
 
     Applied to gradients of rank > 1 (rank > 3, i.e. convolution kernels, when ``conv_only``);
-    other gradients are returned unchanged. float16/bfloat16 gradients come back as float32.
+    other gradients are returned unchanged. Like the reference Ranger implementations it works
+    in place on ``grad``; float16/bfloat16 gradients are centralised in a float32 copy (CPU has
+    no float16 matmul, and the fp32 master weights can use the extra precision), which is
+    returned. Viewed as a matrix G (rows x cols) it is two BLAS calls, several times faster on
+    CPU than Paddle's mean over axes and broadcast subtraction: the row means ``G w`` with
+    ``w = 1/cols``, then the in-place rank-1 update ``G -= (G w) 1^T``.
     """
     min_rank = 4 if conv_only else 2
     if grad.ndim < min_rank:
         return grad
     if compat.is_low_precision(grad.dtype):
-        # In float32 (CPU has no float16 mean), and kept there: rounding the centralised
-        # gradient back to float16 would throw away what the fp32 master weights can use.
         grad = grad.astype(paddle.float32)
-    return grad - grad.mean(axis=list(range(1, grad.ndim)), keepdim=True)
+    matrix = grad.reshape([grad.shape[0], -1])
+    average, ones = _averaging_vectors(matrix.shape[1], matrix.dtype)
+    matrix.addmm_(paddle.matmul(matrix, average), ones, beta=1.0, alpha=-1.0)
+    return matrix.reshape(grad.shape)
+
+
+_AVERAGING = {}
+
+
+def _averaging_vectors(cols: int, dtype):
+    """``(w, 1^T)``: a [cols, 1] column of 1/cols and a [1, cols] row of ones (cached)."""
+    key = (cols, str(dtype))
+    if key not in _AVERAGING:
+        _AVERAGING[key] = (paddle.full([cols, 1], 1.0 / cols, dtype=dtype),
+                           paddle.ones([1, cols], dtype=dtype))
+    return _AVERAGING[key]
 
 
 def radam_reference(param, grad, moment1, moment2, master_weight: Optional[paddle.Tensor], *,
@@ -139,7 +160,7 @@ def radam_fused(params: Sequence, grads: Sequence, moment1s: Sequence, moment2s:
     rectified step with epsilon added to sqrt(v_t), as in torch.optim.RAdam. The AdamW kernel
     first multiplies theta by ``1 - lr_t * coeff``; ``coeff = decoupled_decay / step_size`` turns
     that into ``1 - lr * decoupled_decay`` (float64 tensors are decayed by a separate multiply,
-because the kernel's ``coeff`` is a float32 attribute). All tensors must share one dtype.
+    because the kernel's ``coeff`` is a float32 attribute). All tensors must share one dtype.
     """
     if not coefficients.rectified:
         raise ValueError("radam_fused only implements the rectified step")
@@ -147,36 +168,64 @@ because the kernel's ``coeff`` is a float32 attribute). All tensors must share o
     step_lr = paddle.full([1], lr * coefficients.step_size, dtype=compute_dtype)
     zero = zero_beta_pow(compute_dtype)
     multi_precision = master_weights is not None
+    masters = master_weights if multi_precision else [None] * len(params)
     if decoupled_decay and compute_dtype != paddle.float64:
         # adamw_ takes coeff as a float32 attribute: exact enough unless we compute in float64.
         coeff = decoupled_decay / coefficients.step_size
         for i, param in enumerate(params):
-            master = master_weights[i] if multi_precision else None
-            compat.adamw_(param, grads[i], step_lr, moment1s[i], moment2s[i], zero, zero, master,
-                          beta1, beta2, epsilon, coeff, multi_precision)
+            compat.adamw_(param, grads[i], step_lr, moment1s[i], moment2s[i], zero, zero,
+                          masters[i], beta1, beta2, epsilon, coeff, multi_precision)
         return
     if decoupled_decay:
         keep = paddle.full([1], 1.0 - lr * decoupled_decay, dtype=compute_dtype)
         for param in params:
             param.multiply_(keep)
-    count = len(params)
-    compat.merged_adam_(list(params), list(grads), [step_lr] * count, list(moment1s),
-                        list(moment2s), [zero] * count, [zero] * count, master_weights,
-                        beta1, beta2, epsilon, multi_precision)
+    # One merged call saves the per-call overhead of small tensors; on large ones the
+    # per-tensor CPU kernel is faster (vectorised), so those go one by one.
+    small = [i for i, param in enumerate(params) if param.size < MERGE_BELOW]
+    for i in sorted(set(range(len(params))) - set(small)):
+        compat.adam_(params[i], grads[i], step_lr, moment1s[i], moment2s[i], zero, zero,
+                     masters[i], beta1, beta2, epsilon, multi_precision)
+    if small:
+        def pick(tensors):
+            return [tensors[i] for i in small]
+
+        compat.merged_adam_(pick(params), pick(grads), [step_lr] * len(small), pick(moment1s),
+                            pick(moment2s), [zero] * len(small), [zero] * len(small),
+                            pick(masters) if multi_precision else None, beta1, beta2, epsilon,
+                            multi_precision)
 
 
-def lookahead_sync(slow: paddle.Tensor, fast: paddle.Tensor, alpha) -> None:
+def lookahead_sync(slow: paddle.Tensor, fast: paddle.Tensor, alpha: float) -> None:
     """Lookahead's synchronisation (Zhang et al. 2019, Alg. 1), in place on both tensors::
 
-        slow <- slow + alpha (fast - slow);   fast <- slow
+        slow <- slow + alpha (fast - slow) = (1 - alpha) slow + alpha fast;   fast <- slow
 
-    ``alpha`` is a float or a 1-element tensor of the slow weights' dtype. ``fast`` may have a lower
-    precision than ``slow`` (float16 parameters without master weights): the arithmetic then runs
-    in the slow weights' dtype and the result is cast into ``fast``.
+    Computed as two in-place SGD kernels on ``slow`` (``slow -= alpha slow``, then
+    ``slow -= -alpha fast``) and one copy: about three times faster on CPU than Paddle's
+    ``lerp_``, and no temporary. ``fast`` may have a lower precision than ``slow`` (float16
+    parameters without master weights): the arithmetic then runs in the slow weights' dtype.
     """
+    fast_value = fast if fast.dtype == slow.dtype else fast.astype(slow.dtype)
+    _sgd_(slow, _scalar(alpha, slow.dtype), slow)
+    _sgd_(slow, _scalar(-alpha, slow.dtype), fast_value)
     if fast.dtype == slow.dtype:
-        slow.lerp_(fast, alpha)
-        paddle.assign(slow, output=fast)
+        fast.copy_(slow, False)
     else:
-        slow.lerp_(fast.astype(slow.dtype), alpha)
         paddle.assign(slow.astype(fast.dtype), output=fast)
+
+
+def _sgd_(param, learning_rate, grad):
+    """``param -= learning_rate * grad`` in place (Paddle's SGD kernel; same on 2.6 and 3.x)."""
+    _C_ops.sgd_(param, learning_rate, grad, None, False)
+
+
+_SCALARS = {}
+
+
+def _scalar(value: float, dtype) -> paddle.Tensor:
+    """A cached 1-element tensor (kernels take their step size as a tensor)."""
+    key = (value, str(dtype))
+    if key not in _SCALARS:
+        _SCALARS[key] = paddle.full([1], value, dtype=dtype)
+    return _SCALARS[key]

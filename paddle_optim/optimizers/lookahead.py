@@ -134,19 +134,15 @@ class Lookahead(PortableStateMixin, Optimizer):
 
     def _synchronize(self):
         masters = self.inner_optimizer._master_weights
-        alpha = {}
         for param in self._parameter_list:
             if param.stop_gradient:
                 continue
             slow = self._slow_weights[param.name]
-            key = str(slow.dtype)
-            if key not in alpha:
-                alpha[key] = paddle.full([1], self.alpha, dtype=slow.dtype)
             master = masters.get(param.name)
             if master is None:
-                lookahead_sync(slow, param, alpha[key])
+                lookahead_sync(slow, param, self.alpha)
             else:
-                lookahead_sync(slow, master, alpha[key])
+                lookahead_sync(slow, master, self.alpha)
                 paddle.assign(master.astype(param.dtype), output=param)
 
     def _export_extra_state(self, params: List) -> dict:

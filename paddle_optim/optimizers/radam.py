@@ -1,6 +1,7 @@
 """RAdam: Adam with a rectified adaptive learning rate (Liu et al., ICLR 2020)."""
 from collections import defaultdict
-from typing import List
+from dataclasses import dataclass
+from typing import List, Optional
 
 import paddle
 from paddle.optimizer import Optimizer
@@ -17,6 +18,19 @@ from paddle_optim.optimizers.state import PortableStateMixin
 from paddle_optim.optimizers.validation import check_learning_rate, check_parameters, check_range
 
 _GROUP_KEYS = ("params", "learning_rate", "weight_decay", "grad_clip")
+
+
+@dataclass
+class _Slot:
+    """What RAdam keeps per parameter, looked up once per step."""
+
+    moment1: paddle.Tensor
+    moment2: paddle.Tensor
+    master: Optional[paddle.Tensor]  # fp32 master weight of a float16/bfloat16 parameter
+    fused: bool  # Paddle has an Adam kernel for this parameter's dtype and place
+    kind: tuple  # (dtype, has master): tensors of one kind share a fused call
+    step: int = 0  # steps taken
+    beta1_pow: float = 1.0  # product of the beta1 values used
 
 
 class RAdam(PortableStateMixin, Optimizer):
@@ -117,8 +131,7 @@ class RAdam(PortableStateMixin, Optimizer):
         self._multi_precision = bool(multi_precision)
         self._use_gc = bool(use_gc)
         self._gc_conv_only = bool(gc_conv_only)
-        # parameter name -> (steps taken, product of the beta1 values used)
-        self._steps = {}
+        self._slots = {}  # parameter name -> _Slot
 
     def _add_param_group(self, param_group):
         unknown = sorted(set(param_group) - set(_GROUP_KEYS))
@@ -139,22 +152,25 @@ class RAdam(PortableStateMixin, Optimizer):
                 self._decay_coeff if decay is None else float(decay)
             )
 
-    def _uses_master_weight(self, param) -> bool:
-        return self._multi_precision and compat.is_low_precision(param.dtype)
-
     def _create_accumulators(self, block, parameters):
         if isinstance(parameters, dict):
             parameters = parameters["params"]
         if self.helper is None:
             self.helper = compat.LayerHelper(type(self).__name__)
         for param in parameters:
-            if param.name in self._accumulators[self._moment1_acc_str]:
+            if param.name in self._slots:
                 continue
-            if self._uses_master_weight(param):
-                self._create_master_weight(param)
+            master = None
+            if self._multi_precision and compat.is_low_precision(param.dtype):
+                master = self._create_master_weight(param)
             dtype = paddle.float32 if compat.is_low_precision(param.dtype) else param.dtype
             self._add_accumulator(self._moment1_acc_str, param, dtype=dtype)
             self._add_accumulator(self._moment2_acc_str, param, dtype=dtype)
+            self._slots[param.name] = _Slot(
+                moment1=self._accumulators[self._moment1_acc_str][param.name],
+                moment2=self._accumulators[self._moment2_acc_str][param.name],
+                master=master, fused=compat.has_fused_adam_kernel(param),
+                kind=(str(param.dtype), master is not None))
 
     def _create_optimization_pass(self, parameters_and_grads, param_group_idx=0):
         # Called by Optimizer._apply_optimize (step and minimize) after grad_clip and coupled L2.
@@ -179,40 +195,38 @@ class RAdam(PortableStateMixin, Optimizer):
         # Tensors that share step count, beta1 product, lr multiplier and dtype take one call.
         buckets = defaultdict(lambda: ([], [], [], [], []))
         for param, grad in pairs:
-            step, beta1_pow = self._steps.get(param.name, (0, 1.0))
-            self._steps[param.name] = (step + 1, beta1_pow * self._beta1)
-            fused = compat.has_fused_adam_kernel(param)
+            slot = self._slots[param.name]
+            slot.step += 1
+            slot.beta1_pow *= self._beta1
             if self._use_gc:
                 grad = centralize_gradient(grad, self._gc_conv_only)
-                if fused and grad.dtype != param.dtype:
+                if slot.fused and grad.dtype != param.dtype:
                     grad = grad.astype(param.dtype)  # the fused kernels take the param's dtype
-            master = self._master_weights[param.name] if self._uses_master_weight(param) else None
-            key = (self._steps[param.name], param.optimize_attr["learning_rate"], str(param.dtype),
-                   master is not None, fused)
-            bucket = buckets[key]
-            for items, value in zip(bucket, (param, grad, self._moment(1, param),
-                                             self._moment(2, param), master)):
-                items.append(value)
-        for ((step, beta1_pow), lr_scale, _, has_master, fused), bucket in buckets.items():
-            params, grads, moment1s, moment2s, masters = bucket
+            key = (slot.step, slot.beta1_pow, param.optimize_attr["learning_rate"], slot.fused,
+                   slot.kind)
+            params, grads, moment1s, moment2s, masters = buckets[key]
+            params.append(param)
+            grads.append(grad)
+            moment1s.append(slot.moment1)
+            moment2s.append(slot.moment2)
+            masters.append(slot.master)
+        for (step, beta1_pow, lr_scale, fused, (_, has_master)), bucket in buckets.items():
             coefficients = radam_coefficients(step, beta1_pow, self._beta2)
             hyper = dict(lr=lr * lr_scale, beta1=self._beta1, beta2=self._beta2,
                          epsilon=self._epsilon, coefficients=coefficients, decoupled_decay=decay)
             if fused and coefficients.rectified:
+                params, grads, moment1s, moment2s, masters = bucket
                 radam_fused(params, grads, moment1s, moment2s, masters if has_master else None,
                             **hyper)
             else:
                 for param, grad, moment1, moment2, master in zip(*bucket):
                     radam_reference(param, grad, moment1, moment2, master, **hyper)
 
-    def _moment(self, which: int, param):
-        kind = self._moment1_acc_str if which == 1 else self._moment2_acc_str
-        return self._accumulators[kind][param.name]
-
     def _export_extra_state(self, params: List) -> dict:
-        return {"steps": {i: self._steps[p.name] for i, p in enumerate(params)
-                          if p.name in self._steps}}
+        return {"steps": {i: (self._slots[p.name].step, self._slots[p.name].beta1_pow)
+                          for i, p in enumerate(params) if p.name in self._slots}}
 
     def _import_extra_state(self, params: List, extra: dict) -> None:
-        self._steps = {params[i].name: (int(step), float(beta1_pow))
-                       for i, (step, beta1_pow) in extra["steps"].items()}
+        for position, (step, beta1_pow) in extra["steps"].items():
+            slot = self._slots[params[position].name]  # created with the loaded moments
+            slot.step, slot.beta1_pow = int(step), float(beta1_pow)

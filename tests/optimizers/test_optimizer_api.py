@@ -72,7 +72,8 @@ def _random_tensors(rng, dtype, shapes):
 @pytest.mark.parametrize("decay", [0.0, 0.1])
 def test_fused_path_matches_reference(dtype, rtol, atol, decay):
     rng = np.random.default_rng(3)
-    shapes = [[5, 4], [4], [2, 3, 3, 3]]
+    # Small tensors share one merged_adam_ call, large ones (>= MERGE_BELOW values) go one by one.
+    shapes = [[5, 4], [4], [2, 3, 3, 3], [F.MERGE_BELOW // 64 + 1, 64]]
     params, grads, m1s = (_random_tensors(rng, dtype, shapes) for _ in range(3))
     m2s = [paddle.to_tensor(rng.random(s), dtype=dtype) for s in shapes]
     copies = [[t.clone() for t in group] for group in (params, m1s, m2s)]
