@@ -25,7 +25,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .config.schema import Field, Range, did_you_mean, join_key, unknown_name_message, validate_section
 from .errors import ConfigError
-from .param_groups import DECAY_STYLES, decay_arguments, named_trainable_parameters
+from .param_groups import (DECAY_STYLES, ClipGradByGlobalNormAcrossGroups, decay_arguments,
+                           named_trainable_parameters)
 
 # Arguments the trainer fills in itself (from the shared keys above), never taken from the config.
 MANAGED_ARGUMENTS = frozenset({"learning_rate", "parameters", "weight_decay", "grad_clip", "name",
@@ -180,11 +181,17 @@ def _validate_grad_clip(raw: Any, path: str) -> Tuple[Optional[Dict[str, Any]], 
     return validate_section(raw, fields, path)
 
 
-def build_grad_clip(section: Optional[Mapping[str, Any]]):
-    """``paddle.nn.ClipGradBy*`` from ``{name: ..., clip_norm|max/min: ...}``, or None."""
+def build_grad_clip(section: Optional[Mapping[str, Any]], parameters: Sequence[Any] = ()):
+    """``paddle.nn.ClipGradBy*`` from ``{name: ..., clip_norm|max/min: ...}``, or None.
+
+    ``ClipGradByGlobalNorm`` becomes :class:`~paddle_optim.param_groups.ClipGradByGlobalNormAcrossGroups`
+    over ``parameters``, so that the norm stays global when decay splits them into groups.
+    """
     if not section:
         return None
     args = {k: v for k, v in section.items() if k != "name" and v is not None}
+    if section["name"] == "ClipGradByGlobalNorm":
+        return ClipGradByGlobalNormAcrossGroups(args["clip_norm"], parameters)
     return _clip_classes()[section["name"]](**args)
 
 
@@ -276,7 +283,7 @@ def build_optimizer(section: Mapping[str, Any], model_or_parameters: Any, learni
     named = named_trainable_parameters(model_or_parameters)
     decay = decay_arguments(spec.decay_style, named, section.get("weight_decay") or 0.0,
                             section.get("no_weight_decay") or (), section.get("exclude_1d_from_decay", True))
-    clip = build_grad_clip(section.get("grad_clip"))
+    clip = build_grad_clip(section.get("grad_clip"), [p for _, p in named])
     if spec.wraps_inner:
         inner_section = dict(section["inner"], weight_decay=section.get("weight_decay"),
                              no_weight_decay=section.get("no_weight_decay"),

@@ -110,11 +110,43 @@ def test_weight_decay_shrinks_weights_but_never_biases(name):
     np.testing.assert_array_equal(model[0].bias.numpy(), b0)
 
 
-def test_grad_clip_by_global_norm_is_applied():
+@pytest.mark.parametrize("name", ["SGD", "Momentum", "RAdam", "AdamW"])
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-12])
+def test_grad_clip_by_global_norm_stays_global_across_decay_groups(name, weight_decay):
+    """Paddle clips per parameter group; with the decay / no-decay groups the norm must still be global."""
     model = toy_model()
-    opt = build_optimizer(section("SGD", grad_clip={"name": "ClipGradByGlobalNorm", "clip_norm": 1e-3}), model, 1.0)
+    clip = {"name": "ClipGradByGlobalNorm", "clip_norm": 1e-3}
+    extra = {"momentum": 0.0} if name == "Momentum" else {}
+    opt = build_optimizer(section(name, grad_clip=clip, weight_decay=weight_decay, **extra), model, 1.0)
+    if name in ("RAdam", "AdamW"):  # adaptive steps do not move by the gradient's norm; compare to SGD
+        return _compare_adaptive_with_and_without_groups(name, clip)
     before = [p.numpy().copy() for p in model.parameters()]
     toy_loss(model).backward()
     opt.step()
     moved = np.sqrt(sum(((p.numpy() - b) ** 2).sum() for p, b in zip(model.parameters(), before)))
     assert moved == pytest.approx(1e-3, rel=1e-3)
+
+
+def _compare_adaptive_with_and_without_groups(name, clip):
+    moves = []
+    for weight_decay in (0.0, 1e-12):
+        model = toy_model()
+        opt = build_optimizer(section(name, grad_clip=clip, weight_decay=weight_decay), model, 1.0)
+        before = [p.numpy().copy() for p in model.parameters()]
+        for _ in range(6):  # past RAdam's un-rectified first steps
+            toy_loss(model).backward()
+            opt.step()
+            opt.clear_grad()
+        moves.append(np.concatenate([(p.numpy() - b).ravel() for p, b in zip(model.parameters(), before)]))
+    np.testing.assert_allclose(moves[1], moves[0], rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["AdamW", "Lamb", "Momentum", "Ranger"])
+def test_zero_weight_decay_means_none_even_where_paddle_defaults_to_0_01(name):
+    model = toy_model()
+    opt = build_optimizer(section(name), model, 0.1)
+    before = [p.numpy().copy() for p in model.parameters()]
+    (model(paddle.zeros([1, 4])).sum() * 0.0).backward()
+    opt.step()
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.numpy(), b)
