@@ -66,7 +66,8 @@ class Run:
         self.static_momentum = static_momentum(config["Optimizer"])
 
     # --- checkpoints -----------------------------------------------------------------------------
-    def save(self, prefix: str) -> None:
+    def save(self, prefix: str, records: RunRecords) -> None:
+        records.flush()
         checkpoint.save(prefix, self.model.state_dict(), portable_state_dict(self.optimizer), {
             "run": self.state.state_dict(), "global_step": self.state.global_step,
             "schedule": self.schedule.state_dict(), "scaler": self.amp.state_dict(),
@@ -154,7 +155,7 @@ def _epochs(run: Run, records: Optional[RunRecords]) -> None:
             improved = _evaluate(run, records, epoch)
         if records is not None:
             prefix = os.path.join(records.checkpoint_dir, "latest")
-            run.save(prefix)
+            run.save(prefix, records)
             if ckpt["save_interval"] and (epoch + 1) % ckpt["save_interval"] == 0:
                 checkpoint.copy(prefix, os.path.join(records.checkpoint_dir, f"epoch_{epoch + 1}"))
                 checkpoint.prune_epochs(records.checkpoint_dir, ckpt["keep_last"])
@@ -266,7 +267,7 @@ def _train_one_epoch(run: Run, records: Optional[RunRecords], epoch: int) -> Non
         interval_steps = run.config["Checkpoint"]["interval_steps"]
         if records is not None and interval_steps and s.global_step % interval_steps == 0 and b + 1 < num_batches:
             s.train_seconds += time.perf_counter() - epoch_start
-            run.save(os.path.join(records.checkpoint_dir, "latest"))
+            run.save(os.path.join(records.checkpoint_dir, "latest"), records)
             epoch_start = time.perf_counter()
     s.train_seconds += time.perf_counter() - epoch_start
     progress.close()

@@ -65,6 +65,8 @@ class CsvLog:
 
     def write(self, row: Mapping[str, Any]) -> None:
         self._writer.writerow({k: _fmt(row[k]) for k in self.columns})
+
+    def flush(self) -> None:
         self._fh.flush()
 
     def close(self) -> None:
@@ -92,7 +94,9 @@ class VisualDL:
     def __init__(self, logdir: str):
         from visualdl import LogWriter
 
-        self.writer = LogWriter(logdir=logdir)
+        # Flushed by VisualDL's thread every 30 s or 1000 records (its default of 10 records makes the
+        # writer thread compete with the training loop for the GIL every other log step).
+        self.writer = LogWriter(logdir=logdir, max_queue=1000, flush_secs=30)
 
     def scalars(self, values: Mapping[str, Optional[float]], step: int) -> None:
         for tag, value in values.items():
@@ -189,6 +193,12 @@ class RunRecords:
     def evaluation(self, epoch: int, step: int, metrics: Mapping[str, float]) -> None:
         self.eval_csv.write({"epoch": epoch, "step": step, "loss": metrics["loss"], "metric": metrics["top1"]})
         self.vdl.scalars({f"eval/{k}": v for k, v in metrics.items()}, step)
+
+    def flush(self) -> None:
+        """Make the tables complete up to now (before every checkpoint; rows after it are cut on resume)."""
+        self.train_csv.flush()
+        self.eval_csv.flush()
+        self.vdl.writer.flush()
 
     def finish(self, metrics: Mapping[str, Any]) -> None:
         """Close everything; ``metrics.json`` comes last, so its presence means the run ended."""
