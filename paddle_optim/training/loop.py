@@ -182,16 +182,31 @@ def _evaluate(run: Run, records: Optional[RunRecords], epoch: int) -> bool:
 
 
 def _train_one_epoch(run: Run, records: Optional[RunRecords], epoch: int) -> None:
+    s, accumulate = run.state, run.config["Global"]["accumulate_steps"]
+    run.sampler.set_epoch(epoch, s.batch_in_epoch)
+    progress = EpochProgress(epoch + 1, run.config["Global"]["epochs"], run.steps_per_epoch,
+                             math.ceil(s.batch_in_epoch / accumulate), records is not None)
+    run.net.train()
+    clock = time.perf_counter()
+    try:
+        for _ in _optimizer_steps(run, records, epoch, progress):
+            # Only the step loop counts as training time, not the checkpoints written inside the epoch.
+            s.train_seconds += time.perf_counter() - clock
+            run.save(os.path.join(records.checkpoint_dir, "latest"), records)
+            clock = time.perf_counter()
+    finally:
+        s.train_seconds += time.perf_counter() - clock
+        progress.close()
+
+
+def _optimizer_steps(run: Run, records: Optional[RunRecords], epoch: int, progress: EpochProgress):
+    """Run the rest of the epoch; yield whenever ``latest`` is due (``Checkpoint.interval_steps``)."""
     g, data = run.config["Global"], run.config["Data"]
     s, world, accumulate = run.state, run.world, g["accumulate_steps"]
-    run.sampler.set_epoch(epoch, s.batch_in_epoch)
     num_batches = run.sampler.batches_per_epoch()
-    progress = EpochProgress(epoch + 1, g["epochs"], run.steps_per_epoch, math.ceil(s.batch_in_epoch / accumulate),
-                             records is not None)
-    run.net.train()
+    interval_steps = run.config["Checkpoint"]["interval_steps"]
     window_losses, window_bad, window_samples = [], False, 0
     interval = {"loss": 0.0, "steps": 0, "samples": 0, "start": time.perf_counter()}
-    epoch_start = time.perf_counter()
     for b, (x, y) in enumerate(iterate_batches(run.train_set, run.sampler, data["num_workers"]), s.batch_in_epoch):
         # Micro-batches form windows of `accumulate` from the epoch start; the last one may be shorter.
         window_start = b - b % accumulate
@@ -221,26 +236,9 @@ def _train_one_epoch(run: Run, records: Optional[RunRecords], epoch: int) -> Non
         log_now = (s.global_step + 1) % g["log_interval"] == 0
         grad_norm = None
         if window_bad:
-            run.optimizer.clear_grad()
-            s.nonfinite_steps += 1
-            s.nonfinite_in_row += 1
-            log.warning(f"non-finite loss at step {s.global_step + 1} (epoch {epoch + 1}): step skipped, weights "
-                        f"unchanged ({s.nonfinite_in_row} in a row, {s.nonfinite_steps} in total)")
-            if s.nonfinite_in_row >= g["max_nonfinite_steps"]:
-                s.train_seconds += time.perf_counter() - epoch_start
-                raise TrainingDiverged(
-                    f"training diverged: {s.nonfinite_in_row} non-finite losses in a row at step {s.global_step + 1} "
-                    f"(Global.max_nonfinite_steps = {g['max_nonfinite_steps']}); lower Optimizer.learning_rate, "
-                    f"add warmup or grad_clip. The last good checkpoint is kept in {g['output_dir']}/checkpoints")
+            _skip_step(run, epoch)
         else:
-            if log_now:
-                run.amp.unscale(run.optimizer)
-                grad_norm = global_grad_norm(run.model.parameters())
-            run.amp.step(run.optimizer)
-            run.optimizer.clear_grad()
-            if run.ema is not None:
-                run.ema.update(run.model)
-            s.nonfinite_in_row = 0
+            grad_norm = _optimizer_step(run, measure_grad_norm=log_now)
             interval["loss"] += sum(window_losses) / len(window_losses)
             interval["steps"] += 1
         run.schedule.step()
@@ -253,21 +251,52 @@ def _train_one_epoch(run: Run, records: Optional[RunRecords], epoch: int) -> Non
         line = None
         mean_loss = interval["loss"] / interval["steps"] if interval["steps"] else float("nan")
         if log_now:
-            elapsed = time.perf_counter() - interval["start"]
-            values = {"loss": mean_loss, "lr": lr, "momentum": momentum, "grad_norm": grad_norm,
-                      "samples_per_sec": interval["samples"] / elapsed if elapsed > 0 else None}
-            if records is not None:
-                records.training(s.global_step, epoch + 1, values)
-            line = (f"loss {mean_loss:.4f} lr {lr:.4g}" + (f" momentum {momentum:.4g}" if momentum is not None else "")
-                    + (f" grad_norm {grad_norm:.3g}" if grad_norm is not None else "")
-                    + f" samples/s {values['samples_per_sec'] or 0:.0f}")
+            line = _log_interval(records, s, epoch, interval, mean_loss, lr, momentum, grad_norm)
             interval = {"loss": 0.0, "steps": 0, "samples": 0, "start": time.perf_counter()}
         progress.advance(math.ceil(s.batch_in_epoch / accumulate), None if math.isnan(mean_loss) else mean_loss,
                          lr, line)
-        interval_steps = run.config["Checkpoint"]["interval_steps"]
+        # The epoch's last step is saved by the epoch end (after its evaluation).
         if records is not None and interval_steps and s.global_step % interval_steps == 0 and b + 1 < num_batches:
-            s.train_seconds += time.perf_counter() - epoch_start
-            run.save(os.path.join(records.checkpoint_dir, "latest"), records)
-            epoch_start = time.perf_counter()
-    s.train_seconds += time.perf_counter() - epoch_start
-    progress.close()
+            yield
+
+
+def _skip_step(run: Run, epoch: int) -> None:
+    """A non-finite loss in the window: no update of any kind; stop after too many in a row."""
+    s, g = run.state, run.config["Global"]
+    run.optimizer.clear_grad()
+    s.nonfinite_steps += 1
+    s.nonfinite_in_row += 1
+    log.warning(f"non-finite loss at step {s.global_step + 1} (epoch {epoch + 1}): step skipped, weights "
+                f"unchanged ({s.nonfinite_in_row} in a row, {s.nonfinite_steps} in total)")
+    if s.nonfinite_in_row >= g["max_nonfinite_steps"]:
+        raise TrainingDiverged(
+            f"training diverged: {s.nonfinite_in_row} non-finite losses in a row at step {s.global_step + 1} "
+            f"(Global.max_nonfinite_steps = {g['max_nonfinite_steps']}); lower Optimizer.learning_rate, "
+            f"add warmup or grad_clip. The last good checkpoint is kept in {g['output_dir']}/checkpoints")
+
+
+def _optimizer_step(run: Run, measure_grad_norm: bool) -> Optional[float]:
+    """Unscale (AMP) and measure the gradient norm when asked, step (clipping is inside), EMA."""
+    grad_norm = None
+    if measure_grad_norm:
+        run.amp.unscale(run.optimizer)
+        grad_norm = global_grad_norm(run.model.parameters())
+    run.amp.step(run.optimizer)
+    run.optimizer.clear_grad()
+    if run.ema is not None:
+        run.ema.update(run.model)
+    run.state.nonfinite_in_row = 0
+    return grad_norm
+
+
+def _log_interval(records: Optional[RunRecords], s: RunState, epoch: int, interval: Dict[str, float],
+                  mean_loss: float, lr: float, momentum: Optional[float], grad_norm: Optional[float]) -> str:
+    """Write one ``log_interval`` point (CSV, VisualDL) and return the log line."""
+    elapsed = time.perf_counter() - interval["start"]
+    values = {"loss": mean_loss, "lr": lr, "momentum": momentum, "grad_norm": grad_norm,
+              "samples_per_sec": interval["samples"] / elapsed if elapsed > 0 else None}
+    if records is not None:
+        records.training(s.global_step, epoch + 1, values)
+    return (f"loss {mean_loss:.4f} lr {lr:.4g}" + (f" momentum {momentum:.4g}" if momentum is not None else "")
+            + (f" grad_norm {grad_norm:.3g}" if grad_norm is not None else "")
+            + f" samples/s {values['samples_per_sec'] or 0:.0f}")
