@@ -1,9 +1,9 @@
 """Optimizer step time: paddle-optim's RAdam / Ranger / Lookahead against Paddle's native kernels.
 
-    python scripts/bench_step.py [--rounds 5] [--steps 4] [--only resnet50|small]
+    python scripts/bench_step.py [--rounds 20] [--steps 1] [--only resnet50|small]
 
 Two workloads: ResNet-50's parameters (161 tensors, 25.6 M values, the shapes of
-``paddle.vision.models.resnet50()``) and many small tensors (1000 x 256 values). Gradients are set
+``paddle.vision.models.resnet50()``) and many small tensors (1000 of shape [16, 16]). Gradients are set
 once and every optimizer steps the same parameters; optimizers take turns (``--rounds`` rounds of
 ``--steps`` timed steps each) so that load from other processes hits all of them alike. Prints
 the median and the mean step time and the ratio of the medians to the native baseline
@@ -49,8 +49,8 @@ def resnet50_parameters():
     return [p for p in model.parameters() if not p.stop_gradient]
 
 
-def small_parameters(count=1000, size=256):
-    return [paddle.create_parameter([size], "float32") for _ in range(count)]
+def small_parameters(count=1000, shape=(16, 16)):
+    return [paddle.create_parameter(list(shape), "float32") for _ in range(count)]
 
 
 def optimizers(params):
@@ -122,15 +122,15 @@ def report(title, candidates, times):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=4, help="timed steps per turn")
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=1, help="timed steps per turn")
     parser.add_argument("--only", choices=["resnet50", "small"])
     args = parser.parse_args()
     paddle.set_device("cpu")
     print(f"paddle {paddle.__version__}, CPU; {args.rounds} rounds x {args.steps} steps each")
     workloads = {
         "resnet50": ("ResNet-50 parameters (161 tensors, 25.6 M values)", resnet50_parameters),
-        "small": ("many small tensors (1000 x 256 values)", small_parameters),
+        "small": ("many small tensors (1000 x [16, 16])", small_parameters),
     }
     for key, (title, make) in workloads.items():
         if args.only in (None, key):

@@ -9,7 +9,7 @@ from paddle.regularizer import L2Decay
 
 from paddle_optim import compat
 from paddle_optim.optimizers.functional import (
-    centralize_gradient,
+    centralize_gradients,
     radam_coefficients,
     radam_fused,
     radam_reference,
@@ -28,6 +28,7 @@ class _Slot:
     moment2: paddle.Tensor
     master: Optional[paddle.Tensor]  # fp32 master weight of a float16/bfloat16 parameter
     fused: bool  # Paddle has an Adam kernel for this parameter's dtype and place
+    low_precision: bool  # float16 / bfloat16
     kind: tuple  # (dtype, has master): tensors of one kind share a fused call
     step: int = 0  # steps taken
     beta1_pow: float = 1.0  # product of the beta1 values used
@@ -170,6 +171,7 @@ class RAdam(PortableStateMixin, Optimizer):
                 moment1=self._accumulators[self._moment1_acc_str][param.name],
                 moment2=self._accumulators[self._moment2_acc_str][param.name],
                 master=master, fused=compat.has_fused_adam_kernel(param),
+                low_precision=compat.is_low_precision(param.dtype),
                 kind=(str(param.dtype), master is not None))
 
     def _create_optimization_pass(self, parameters_and_grads, param_group_idx=0):
@@ -194,14 +196,15 @@ class RAdam(PortableStateMixin, Optimizer):
         lr = self.get_lr()
         # Tensors that share step count, beta1 product, lr multiplier and dtype take one call.
         buckets = defaultdict(lambda: ([], [], [], [], []))
-        for param, grad in pairs:
+        grads = [grad for _, grad in pairs]
+        if self._use_gc:
+            grads = centralize_gradients(grads, self._gc_conv_only)
+        for (param, _), grad in zip(pairs, grads):
             slot = self._slots[param.name]
             slot.step += 1
             slot.beta1_pow *= self._beta1
-            if self._use_gc:
-                grad = centralize_gradient(grad, self._gc_conv_only)
-                if slot.fused and grad.dtype != param.dtype:
-                    grad = grad.astype(param.dtype)  # the fused kernels take the param's dtype
+            if self._use_gc and slot.fused and slot.low_precision:
+                grad = grad.astype(param.dtype)  # GC computes float16 in float32; kernels don't
             key = (slot.step, slot.beta1_pow, param.optimize_attr["learning_rate"], slot.fused,
                    slot.kind)
             params, grads, moment1s, moment2s, masters = buckets[key]
