@@ -3,7 +3,8 @@
 * ``sensitivity.png`` -- mean final metric (± std over seeds) against the learning rate, one line per
   optimizer: the flatter and wider the top of a curve, the less the optimizer needs lr tuning;
 * ``loss_curves.png`` -- training loss and evaluation metric against the step for each optimizer's
-  best setting, mean over seeds with a ±std band;
+  best setting, mean over seeds with a ±std band (on the log loss axis, the band's floor is clipped
+  at mean/10 where the std exceeds 90% of the mean);
 * ``schedules.png`` -- the learning rate and momentum (or beta1) each best setting actually used, as
   logged by the trainer.
 """
@@ -77,7 +78,10 @@ def _curves(axes, best: Dict[Tuple[str, str], Setting], metric: str) -> None:
             step, mean, std = _mean_curve([getattr(rec, log) for rec in finished], column)
             if step.size:
                 ax.plot(step, mean, label=_label(key, setting))
-                ax.fill_between(step, mean - std, mean + std, alpha=0.25)
+                low = mean - std
+                if column == "loss":  # a positive loss on a log axis: keep the band's floor visible
+                    low = np.maximum(low, mean / 10)
+                ax.fill_between(step, low, mean + std, alpha=0.25)
     axes[0].set_ylabel("training loss")
     axes[1].set_ylabel(f"evaluation {metric}")
     _log_scale_if_positive(axes[0])

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,41 @@ def test_bad_input_is_one_error_line_and_nothing_runs(tmp_path, capsys, argv, me
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
     assert not out.exists()
+
+
+def _processes_mentioning(text):
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if text.encode() in fh.read():
+                    found.append(int(pid))
+        except OSError:  # the process ended while we looked
+            pass
+    return found
+
+
+def test_sigterm_stops_the_running_train_processes(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "paddle_optim", "compare", "-c", QUICKSTART, "--optimizers", "AdamW",
+                             "--lr", "0.01,0.02", "--epochs", "30", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
+    try:
+        log = out / "cells" / "AdamW_lr0.01_seed42.log"
+        for _ in range(600):  # until the first cell's trainer has started training
+            if log.exists() and "training mlp" in log.read_text():
+                break
+            time.sleep(0.1)
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "interrupted" in err
+    assert _processes_mentioning(str(out)) == []
+    assert not (out / "runs" / "AdamW_lr0.01_seed42" / "metrics.json").exists()  # incomplete: rerun next time
+
+
+def test_refuses_to_run_inside_distributed_launch(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PADDLE_TRAINERS_NUM", "2")
+    assert main(["compare", "-c", QUICKSTART, "--out", str(tmp_path / "out")]) == 2
+    assert "use `compare --nproc N` to give each cell N ranks" in capsys.readouterr().err

@@ -115,3 +115,8 @@ def test_plan_refuses_to_reuse_runs_made_with_other_settings(tmp_path, run_write
         config.write_text("Global: {epochs: 4}\n")
     with pytest.raises(UserError, match="made with other settings.*first: Momentum_lr0.1_seed0"):
         plan([job], str(config))
+
+
+def test_nproc_is_passed_on_to_each_train_run(tmp_path):
+    job = make_job(Cell("AdamW", 0.01, 0), str(tmp_path), "base.yaml", ["Global.seed=0"], nproc=2)
+    assert job.train_args[:3] == ["train", "-c", "base.yaml"] and job.train_args[-2:] == ["--nproc", "2"]
