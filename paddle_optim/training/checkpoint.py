@@ -68,16 +68,26 @@ def save(prefix: str, model_state: Dict[str, Any], optimizer_state: Dict[str, An
         os.replace(prefix + suffix + ".tmp", prefix + suffix)
 
 
-def copy(src_prefix: str, dst_prefix: str) -> None:
-    """Make ``dst_prefix.*`` a complete copy of ``src_prefix.*`` with the same redo-log protocol."""
+def _place_copy(src: str, dst: str) -> None:
+    """``dst`` holds the bytes of ``src``: a hard link (instant; later saves replace ``src`` by a new
+    file, so the link keeps the old bytes), or a flushed copy where the file system has no links."""
     import shutil
 
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+        _fsync_file(dst)
+
+
+def copy(src_prefix: str, dst_prefix: str) -> None:
+    """Make ``dst_prefix.*`` a complete copy of ``src_prefix.*`` with the same redo-log protocol."""
     recover(dst_prefix)
+    if all(os.path.exists(dst_prefix + s) and os.path.samefile(src_prefix + s, dst_prefix + s) for s in SUFFIXES):
+        return  # already the same files (renaming a link over itself would leave the .tmp names behind)
     for suffix in SUFFIXES[:2]:
-        shutil.copyfile(src_prefix + suffix, dst_prefix + suffix + ".tmp")
-        _fsync_file(dst_prefix + suffix + ".tmp")
-    shutil.copyfile(src_prefix + ".pdstates", dst_prefix + ".pdstates.part")
-    _fsync_file(dst_prefix + ".pdstates.part")
+        _place_copy(src_prefix + suffix, dst_prefix + suffix + ".tmp")
+    _place_copy(src_prefix + ".pdstates", dst_prefix + ".pdstates.part")
     os.replace(dst_prefix + ".pdstates.part", dst_prefix + ".pdstates.tmp")
     for suffix in SUFFIXES:
         os.replace(dst_prefix + suffix + ".tmp", dst_prefix + suffix)

@@ -23,7 +23,12 @@ def prepare(config_path: str, overrides) -> Dict[str, Any]:
 
 
 def find_resume(resume: Optional[str], output_dir: str) -> Optional[str]:
-    """Checkpoint prefix for ``--resume`` (``auto``: newest complete one in ``output_dir``), or None."""
+    """Checkpoint prefix for ``--resume``, or None.
+
+    ``auto`` (no path): the newest complete checkpoint of ``output_dir``. A path may be a run's output
+    directory (its newest checkpoint), a ``checkpoints`` directory (its ``latest``), a prefix
+    (``.../epoch_20``) or one of the three files.
+    """
     from . import checkpoint
 
     if resume is None:
@@ -33,6 +38,8 @@ def find_resume(resume: Optional[str], output_dir: str) -> Optional[str]:
         if prefix is None:
             raise UserError(f"--resume: no complete checkpoint in {output_dir}/checkpoints")
         return prefix
+    if os.path.isdir(os.path.join(resume, "checkpoints")):  # a run's output directory
+        return find_resume("auto", resume)
     prefix = checkpoint.resolve_prefix(resume)
     if not os.path.exists(prefix + ".pdstates") and not os.path.exists(prefix + ".pdstates.tmp"):
         raise UserError(f"--resume: no checkpoint at {resume} (expected {prefix}.pdparams/.pdopt/.pdstates)")

@@ -112,3 +112,32 @@ def test_csv_tables_drop_rows_after_the_checkpoint_and_a_cut_off_last_row(tmp_pa
     log.close()
     assert [(r["step"], r["loss"], r["momentum"]) for r in read_csv(str(path))] == \
         [("2", "0.5", "0.9"), ("4", "0.4", "0.9"), ("6", "0.25", "")]
+
+
+def test_copies_survive_later_saves_of_their_source(tmp_path):
+    latest, best = str(tmp_path / "latest"), str(tmp_path / "best_model")
+    write_set(latest, 1.0)
+    checkpoint.copy(latest, best)
+    checkpoint.copy(latest, best)  # twice: nothing left behind
+    write_set(latest, 2.0)
+    assert checkpoint.load(best)[2]["global_step"] == 1.0 and checkpoint.load(latest)[2]["global_step"] == 2.0
+    assert sorted(os.listdir(tmp_path)) == sorted(f"{n}{s}" for n in ("latest", "best_model")
+                                                  for s in (".pdparams", ".pdopt", ".pdstates"))
+
+
+def test_resume_accepts_every_way_of_naming_a_checkpoint(tmp_path):
+    from paddle_optim.training.runner import find_resume
+
+    ckpt = tmp_path / "run" / "checkpoints"
+    ckpt.mkdir(parents=True)
+    write_set(str(ckpt / "epoch_1"), 1.0)
+    write_set(str(ckpt / "latest"), 2.0)
+    run_dir = str(tmp_path / "run")
+    assert find_resume("auto", run_dir) == str(ckpt / "latest")
+    assert find_resume(run_dir, "elsewhere") == str(ckpt / "latest")
+    assert find_resume(str(ckpt), "elsewhere") == str(ckpt / "latest")
+    assert find_resume(str(ckpt / "epoch_1"), "elsewhere") == str(ckpt / "epoch_1")
+    assert find_resume(str(ckpt / "epoch_1.pdopt"), "elsewhere") == str(ckpt / "epoch_1")
+    assert find_resume(None, run_dir) is None
+    with pytest.raises(UserError, match="no complete checkpoint"):
+        find_resume("auto", str(tmp_path / "empty"))
