@@ -25,7 +25,8 @@ def prepare(config_path: str, overrides) -> Dict[str, Any]:
 def find_resume(resume: Optional[str], output_dir: str) -> Optional[str]:
     """Checkpoint prefix for ``--resume``, or None.
 
-    ``auto`` (no path): the newest complete checkpoint of ``output_dir``. A path may be a run's output
+    ``auto`` (no path): the newest complete checkpoint of ``output_dir`` (None, with a warning, when
+    there is none yet: a run killed before its first checkpoint starts over). A path may be a run's output
     directory (its newest checkpoint), a ``checkpoints`` directory (its ``latest``), a prefix
     (``.../epoch_20``) or one of the three files.
     """
@@ -36,7 +37,9 @@ def find_resume(resume: Optional[str], output_dir: str) -> Optional[str]:
     if resume == "auto":
         prefix = checkpoint.newest_complete(os.path.join(output_dir, "checkpoints"))
         if prefix is None:
-            raise UserError(f"--resume: no complete checkpoint in {output_dir}/checkpoints")
+            # Killed before its first checkpoint: there is nothing to continue, so start over.
+            log.warning(f"--resume: no complete checkpoint in {output_dir}/checkpoints yet; "
+                        "starting from the beginning")
         return prefix
     if os.path.isdir(os.path.join(resume, "checkpoints")):  # a run's output directory
         return find_resume("auto", resume)
