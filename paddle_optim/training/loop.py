@@ -115,7 +115,8 @@ def _warn_config_changes(saved: Mapping[str, Any], current: Mapping[str, Any]) -
 
 def global_grad_norm(parameters) -> float:
     """L2 norm of all gradients together (before clipping), as ``ClipGradByGlobalNorm`` measures it."""
-    squares = [paddle.sum(paddle.square(p.grad.astype("float32"))) for p in parameters if p.grad is not None]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    squares = [paddle.sum(paddle.square(g if g.dtype == paddle.float32 else g.astype("float32"))) for g in grads]
     return float(paddle.sqrt(paddle.add_n(squares))) if squares else 0.0
 
 
@@ -139,6 +140,7 @@ def summary(run: Run, status: str) -> Dict[str, Any]:
     return {"metric_name": METRIC_NAME, "best_metric": s.best_metric, "best_epoch": s.best_epoch,
             "final_metric": s.last_metric, "epochs": s.epoch, "global_step": s.global_step,
             "steps_per_epoch": run.steps_per_epoch, "train_seconds": s.train_seconds,
+            "train_cpu_seconds": s.train_cpu_seconds,
             "samples_per_second": s.samples_seen / s.train_seconds if s.train_seconds > 0 else None,
             "status": status, "nonfinite_steps": s.nonfinite_steps, "world_size": run.world.size,
             "optimizer": run.config["Optimizer"]["name"], "learning_rate": run.config["Optimizer"]["learning_rate"]}
@@ -187,16 +189,32 @@ def _train_one_epoch(run: Run, records: Optional[RunRecords], epoch: int) -> Non
     progress = EpochProgress(epoch + 1, run.config["Global"]["epochs"], run.steps_per_epoch,
                              math.ceil(s.batch_in_epoch / accumulate), records is not None)
     run.net.train()
-    clock = time.perf_counter()
+    clock = _Clock(s)
     try:
         for _ in _optimizer_steps(run, records, epoch, progress):
             # Only the step loop counts as training time, not the checkpoints written inside the epoch.
-            s.train_seconds += time.perf_counter() - clock
+            clock.stop()
             run.save(os.path.join(records.checkpoint_dir, "latest"), records)
-            clock = time.perf_counter()
+            clock.start()
     finally:
-        s.train_seconds += time.perf_counter() - clock
+        clock.stop()
         progress.close()
+
+
+class _Clock:
+    """Adds wall and CPU seconds of the step loop to ``RunState.train_seconds`` / ``train_cpu_seconds``."""
+
+    def __init__(self, state: RunState):
+        self.state = state
+        self.start()
+
+    def start(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def stop(self) -> None:
+        self.state.train_seconds += time.perf_counter() - self.wall
+        self.state.train_cpu_seconds += time.process_time() - self.cpu
+        self.start()
 
 
 def _optimizer_steps(run: Run, records: Optional[RunRecords], epoch: int, progress: EpochProgress):
@@ -216,7 +234,7 @@ def _optimizer_steps(run: Run, records: Optional[RunRecords], epoch: int, progre
             seed_step(g["seed"], world.rank, s.global_step)
         with run.amp.autocast():
             loss = run.loss_fn(run.net(x), y)
-        loss_value = float(loss)
+        loss_value = loss.item()  # the one host sync per micro-batch (the non-finite check needs it)
         finite = math.isfinite(loss_value)
         if world.size > 1:  # every rank must take the same branch, or DataParallel's all-reduce hangs
             finite = all_reduce_sum([0.0 if finite else 1.0], world)[0] == 0.0

@@ -20,7 +20,8 @@ class RunState:
     last_metric: Optional[float] = None
     nonfinite_steps: int = 0             # total skipped steps
     nonfinite_in_row: int = 0
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0           # wall clock of the step loops (no evaluation / checkpoints)
+    train_cpu_seconds: float = 0.0       # CPU time of this process in the same spans (all its threads)
     samples_seen: int = 0                # over all processes
 
     def state_dict(self) -> Dict[str, Any]:
