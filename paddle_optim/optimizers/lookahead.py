@@ -68,9 +68,10 @@ class Lookahead(PortableStateMixin, Optimizer):
         super().__init__(learning_rate=inner_optimizer._learning_rate, parameters=params,
                          weight_decay=None, grad_clip=None, name=name)
         self._inner_steps = 0
+        # Every parameter gets a slow copy, frozen ones too: one unfrozen later then starts
+        # from its value at construction, as the paper's theta_0.
         with paddle.no_grad():
-            self._slow_weights = {p.name: self._initial_slow_weight(p)
-                                  for p in params if not p.stop_gradient}
+            self._slow_weights = {p.name: self._initial_slow_weight(p) for p in params}
 
     def _initial_slow_weight(self, param):
         source = self.inner_optimizer._master_weights.get(param.name, param)

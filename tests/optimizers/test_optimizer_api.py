@@ -184,3 +184,17 @@ def test_centralize_gradients_matches_numpy(dtype, conv_only):
         assert list(result.shape) == list(array.shape)
         tolerance = 1e-12 if dtype == "float64" else 1e-5
         np.testing.assert_allclose(result.astype("float64").numpy(), expected, atol=tolerance)
+
+
+def test_parameter_unfrozen_after_construction_starts_from_its_initial_value():
+    layer = paddle.nn.Linear(3, 2)
+    layer.bias.stop_gradient = True
+    bias0 = layer.bias.numpy().copy()
+    opt = Lookahead(paddle.optimizer.SGD(0.1, parameters=layer.parameters()), alpha=0.5, k=2)
+    layer.bias.stop_gradient = False
+    for _ in range(2):
+        layer(paddle.ones([1, 3])).sum().backward()  # d/d bias = 1
+        opt.step()
+        opt.clear_grad()
+    # fast: bias0 - 2 * 0.1; synchronised: bias0 + 0.5 * (fast - bias0)
+    np.testing.assert_allclose(layer.bias.numpy(), bias0 - 0.1, rtol=1e-6)

@@ -40,6 +40,10 @@ OPTIMIZERS = {
     "native AdamW": ("float32", lambda ps: paddle.optimizer.AdamW(_cosine(), parameters=ps)),
     "native Momentum groups": ("float32", lambda ps: paddle.optimizer.Momentum(
         0.05, parameters=[{"params": ps[:1]}, {"params": ps[1:], "learning_rate": 0.5}])),
+    "native multi-tensor Adam": ("float32", lambda ps: paddle.optimizer.Adam(
+        0.01, parameters=ps, use_multi_tensor=True)),
+    "Lookahead multi-tensor Momentum": ("float32", lambda ps: Lookahead(
+        paddle.optimizer.Momentum(0.05, parameters=ps, use_multi_tensor=True), k=5)),
 }
 
 
