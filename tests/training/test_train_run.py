@@ -151,3 +151,31 @@ def test_user_model_and_data_by_import_path(make_config, tmp_path, monkeypatch):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps_per_epoch"] == 6 and metrics["best_metric"] > 0.9
     assert final_weights(out)["body.0.weight"].shape == [5, 6]
+
+
+def test_image_folder_and_npz_data_train_end_to_end(make_config, tmp_path):
+    from PIL import Image
+
+    rng = np.random.RandomState(0)
+    for split, count in (("train", 12), ("val", 4)):
+        for label, level in (("dark", 30), ("light", 220)):
+            (tmp_path / split / label).mkdir(parents=True)
+            for i in range(count):
+                pixels = np.clip(level + rng.randn(8, 8, 3) * 10, 0, 255).astype("uint8")
+                Image.fromarray(pixels).save(tmp_path / split / label / f"{i}.png")
+    cfg, out = make_config({"Data": {"dataset": {"name": "folder", "train_dir": str(tmp_path / "train"),
+                                                 "val_dir": str(tmp_path / "val"), "image_size": [8, 8]},
+                                     "batch_size": 8},
+                            "Model": {"name": "cnn", "channels": [4]},
+                            "Global": {"epochs": 3}}, "folder")
+    assert train(cfg) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps_per_epoch"] == 3 and metrics["best_metric"] == 1.0
+
+    np.savez(tmp_path / "arrays.npz", x=rng.randn(80, 6).astype("float32") + np.repeat([0.0, 4.0], 40)[:, None],
+             y=np.repeat([0, 1], 40))
+    cfg, out = make_config({"Data": {"dataset": {"name": "npz", "train": str(tmp_path / "arrays.npz")},
+                                     "batch_size": 16}}, "npz")
+    assert train(cfg) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps_per_epoch"] == 4 and metrics["best_metric"] > 0.9
