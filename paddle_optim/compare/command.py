@@ -35,7 +35,7 @@ def compare_command(args) -> int:
             for cell in cells]
     print(f"compare: {len(jobs)} runs ({len(set(c.optimizer for c in cells))} optimizers), "
           f"{args.jobs} at a time, into {os.path.abspath(args.out)}", flush=True)
-    run_jobs(jobs, args.config, args.jobs, echo=lambda line: print(line, flush=True))
+    run_jobs(jobs, args.config, args.jobs, echo=lambda line: print(line, flush=True), ranks_per_job=args.nproc or 1)
 
     records = {job.cell: read_run(job.run_dir) for job in jobs}
     target = args.target if args.target is not None else aggregate.default_target(records.values())

@@ -98,8 +98,10 @@ def plan(jobs: Sequence[CellJob], config_path: str) -> List[CellJob]:
 
 
 def run_jobs(jobs: Sequence[CellJob], config_path: str, parallel: int,
-             echo: Callable[[str], None] = print) -> Dict[str, str]:
+             echo: Callable[[str], None] = print, ranks_per_job: int = 1) -> Dict[str, str]:
     """Run every job not complete yet, ``parallel`` at a time; return ``{cell name: status}``.
+
+    ``ranks_per_job``: processes each job starts (``--nproc``), to share the cores between them.
 
     One progress line per cell as it is skipped or ends. A cell that crashes is recorded as
     ``failed`` and the others go on. On Ctrl-C or SIGTERM the running train processes are
@@ -114,7 +116,7 @@ def run_jobs(jobs: Sequence[CellJob], config_path: str, parallel: int,
             done += 1
             statuses[job.cell.name] = run_status(job.run_dir)
             echo(f"[{done}/{total}] {job.cell.name}: {statuses[job.cell.name]} earlier, skipped")
-    env = _child_env(parallel)
+    env = _child_env(parallel * ranks_per_job)
     pending = list(todo)
     running: Dict[subprocess.Popen, tuple] = {}  # process -> (job, start time, its log file)
     # `kill PID` (SIGTERM) of compare must not orphan its train processes: treat it like Ctrl-C.
@@ -159,11 +161,11 @@ def _start(job: CellJob, config_path: str, env: Dict[str, str]):
     return proc, log
 
 
-def _child_env(parallel: int) -> Dict[str, str]:
+def _child_env(processes: int) -> Dict[str, str]:
     env = dict(os.environ)
-    # J trainers each spawning one OpenMP thread per core oversubscribe the CPU; split the cores
-    # between them unless the user chose a thread count.
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // parallel)))
+    # J trainers (x N ranks) each spawning one OpenMP thread per core oversubscribe the CPU; split
+    # the cores between them unless the user chose a thread count.
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

@@ -153,3 +153,14 @@ def test_refuses_to_run_inside_distributed_launch(tmp_path, capsys, monkeypatch)
     monkeypatch.setenv("PADDLE_TRAINERS_NUM", "2")
     assert main(["compare", "-c", QUICKSTART, "--out", str(tmp_path / "out")]) == 2
     assert "use `compare --nproc N` to give each cell N ranks" in capsys.readouterr().err
+
+
+def test_nproc_runs_each_cell_on_that_many_ranks(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "paddle_optim", "compare", "-c", QUICKSTART, "-o", "LRScheduler.warmup=null",
+                           "-o", "Checkpoint={save_interval: 0, save_best: false}", "--optimizers", "AdamW",
+                           "--lr", "0.01", "--epochs", "1", "--nproc", "2", "--out", str(out)],
+                          capture_output=True, text=True, timeout=240, cwd=str(ROOT))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    metrics = json.loads((out / "runs" / "AdamW_lr0.01_seed42" / "metrics.json").read_text())
+    assert (metrics["status"], metrics["world_size"]) == ("finished", 2)
