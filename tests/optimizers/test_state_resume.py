@@ -44,6 +44,13 @@ OPTIMIZERS = {
         0.01, parameters=ps, use_multi_tensor=True)),
     "Lookahead multi-tensor Momentum": ("float32", lambda ps: Lookahead(
         paddle.optimizer.Momentum(0.05, parameters=ps, use_multi_tensor=True), k=5)),
+    "native SGD": ("float32", lambda ps: paddle.optimizer.SGD(_cosine(), parameters=ps)),
+    "native RMSProp": ("float32", lambda ps: paddle.optimizer.RMSProp(
+        0.01, parameters=ps, momentum=0.5, centered=True)),
+    "native Adagrad": ("float32", lambda ps: paddle.optimizer.Adagrad(0.01, parameters=ps)),
+    "native Adamax": ("float32", lambda ps: paddle.optimizer.Adamax(0.01, parameters=ps)),
+    "native Lamb": ("float32", lambda ps: paddle.optimizer.Lamb(0.01, parameters=ps)),
+    "native Adadelta": ("float32", lambda ps: paddle.optimizer.Adadelta(0.01, parameters=ps)),
 }
 
 
