@@ -27,21 +27,36 @@ EVAL_COLUMNS = ("epoch", "step", "loss", "metric")
 log = logging.getLogger("paddle_optim.train")
 
 
-def setup_logging(output_dir: Optional[str]) -> None:
-    """Log lines to stdout and (rank 0, given ``output_dir``) to ``train.log``."""
-    log.setLevel(logging.INFO)
-    log.propagate = False
+def setup_logging(output_dir: Optional[str], keep_early: bool = True) -> None:
+    """Log lines to stdout; with ``output_dir`` (rank 0, once validation passed) also to ``train.log``.
+
+    Called first without ``output_dir``: with ``keep_early`` (rank 0), lines logged before the run
+    directory may be touched (lint warnings, "AMP is inactive") are kept in memory and written to
+    ``train.log`` when it is opened.
+    """
+    import logging.handlers
+
+    fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
+    early = [h for h in log.handlers if isinstance(h, logging.handlers.MemoryHandler)]
     for handler in list(log.handlers):
         log.removeHandler(handler)
-        handler.close()
-    fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
+        if handler not in early:
+            handler.close()
+    log.setLevel(logging.INFO)
+    log.propagate = False
     stream = logging.StreamHandler(sys.stdout)
     stream.setFormatter(fmt)
     log.addHandler(stream)
-    if output_dir:
-        file_handler = logging.FileHandler(os.path.join(output_dir, "train.log"), encoding="utf-8")
-        file_handler.setFormatter(fmt)
-        log.addHandler(file_handler)
+    if output_dir is None:
+        if keep_early:
+            log.addHandler(logging.handlers.MemoryHandler(capacity=100000, flushLevel=logging.CRITICAL + 1))
+        return
+    file_handler = logging.FileHandler(os.path.join(output_dir, "train.log"), encoding="utf-8")
+    file_handler.setFormatter(fmt)
+    for memory in early:
+        memory.setTarget(file_handler)
+        memory.close()  # flushes the early lines into train.log
+    log.addHandler(file_handler)
 
 
 class CsvLog:

@@ -62,7 +62,7 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
 
     g = config["Global"]
     world = distributed.setup(g["device"])
-    setup_logging(None)
+    setup_logging(None, keep_early=world.is_main)
     prefix = find_resume(resume, g["output_dir"])
     run = Run(config, world)
     if world.is_main:
