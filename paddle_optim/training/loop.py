@@ -224,7 +224,9 @@ def _optimizer_steps(run: Run, records: Optional[RunRecords], epoch: int, progre
     num_batches = run.sampler.batches_per_epoch()
     interval_steps = run.config["Checkpoint"]["interval_steps"]
     window_losses, window_bad, window_samples = [], False, 0
-    interval = {"loss": 0.0, "steps": 0, "samples": 0, "start": time.perf_counter()}
+    # The interval's loss sum lives in the saved RunState (a resumed run logs the same means);
+    # its sample count and start time only feed samples/s.
+    interval = {"samples": 0, "start": time.perf_counter()}
     for b, (x, y) in enumerate(iterate_batches(run.train_set, run.sampler, data["num_workers"]), s.batch_in_epoch):
         # Micro-batches form windows of `accumulate` from the epoch start; the last one may be shorter.
         window_start = b - b % accumulate
@@ -257,8 +259,8 @@ def _optimizer_steps(run: Run, records: Optional[RunRecords], epoch: int, progre
             _skip_step(run, epoch)
         else:
             grad_norm = _optimizer_step(run, measure_grad_norm=log_now)
-            interval["loss"] += sum(window_losses) / len(window_losses)
-            interval["steps"] += 1
+            s.log_loss_sum += sum(window_losses) / len(window_losses)
+            s.log_loss_steps += 1
         run.schedule.step()
         s.global_step += 1
         s.batch_in_epoch = b + 1
@@ -267,10 +269,11 @@ def _optimizer_steps(run: Run, records: Optional[RunRecords], epoch: int, progre
         window_losses, window_bad, window_samples = [], False, 0
 
         line = None
-        mean_loss = interval["loss"] / interval["steps"] if interval["steps"] else float("nan")
+        mean_loss = s.log_loss_sum / s.log_loss_steps if s.log_loss_steps else float("nan")
         if log_now:
             line = _log_interval(records, s, epoch, interval, mean_loss, lr, momentum, grad_norm)
-            interval = {"loss": 0.0, "steps": 0, "samples": 0, "start": time.perf_counter()}
+            s.log_loss_sum, s.log_loss_steps = 0.0, 0
+            interval = {"samples": 0, "start": time.perf_counter()}
         progress.advance(math.ceil(s.batch_in_epoch / accumulate), None if math.isnan(mean_loss) else mean_loss,
                          lr, line)
         # The epoch's last step is saved by the epoch end (after its evaluation).

@@ -23,6 +23,8 @@ class RunState:
     train_seconds: float = 0.0           # wall clock of the step loops (no evaluation / checkpoints)
     train_cpu_seconds: float = 0.0       # CPU time of this process in the same spans (all its threads)
     samples_seen: int = 0                # over all processes
+    log_loss_sum: float = 0.0            # finite step losses since the last log line ...
+    log_loss_steps: int = 0              # ... and how many
 
     def state_dict(self) -> Dict[str, Any]:
         return asdict(self)
