@@ -120,3 +120,14 @@ def test_plan_refuses_to_reuse_runs_made_with_other_settings(tmp_path, run_write
 def test_nproc_is_passed_on_to_each_train_run(tmp_path):
     job = make_job(Cell("AdamW", 0.01, 0), str(tmp_path), "base.yaml", ["Global.seed=0"], nproc=2)
     assert job.train_args[:3] == ["train", "-c", "base.yaml"] and job.train_args[-2:] == ["--nproc", "2"]
+
+
+def test_every_registered_optimizer_gets_a_valid_cell_config():
+    from paddle_optim.compare.command import validate_cells
+    from paddle_optim.config import load_config
+    from paddle_optim.registry import list_optimizers
+
+    base = load_config(os.path.join(os.path.dirname(__file__), "..", "..", "configs", "compare", "deep_mlp.yaml"))
+    cells = [Cell(name, 0.01, 0) for name, _ in list_optimizers()]
+    assert len(cells) >= 12  # the native ones, RAdam, Lookahead, Ranger
+    assert validate_cells(base, {c: grid.cell_overrides(c, base, epochs=2) for c in cells}, None) == []
