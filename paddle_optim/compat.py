@@ -8,7 +8,7 @@ Everything version-dependent lives here so that the optimizers read the same on 
   (``paddle.float16 == param.dtype`` holds on both, so we compare with ``paddle.*`` dtypes);
 * ``LayerHelper``, which ``Optimizer._add_accumulator`` needs to create accumulators in dygraph.
 """
-# zlib before paddle: see paddle_optim/__init__.py (the Paddle 2.6 wheel breaks a later-loaded zlib).
+# zlib before paddle: see paddle_optim/__init__.py (Paddle 2.6 breaks a later-loaded zlib).
 import zlib  # noqa: F401
 
 import paddle

@@ -3,9 +3,10 @@
     python scripts/bench_step.py [--rounds 30] [--steps 1] [--only resnet50|small]
 
 Two workloads: ResNet-50's parameters (161 tensors, 25.6 M values, the shapes of
-``paddle.vision.models.resnet50()``) and many small tensors (1000 of shape [16, 16]). Gradients are set
-once and every optimizer steps the same parameters; optimizers take turns (``--rounds`` rounds of
-``--steps`` timed steps each) so that load from other processes hits all of them alike. Prints
+``paddle.vision.models.resnet50()``) and many small tensors (1000 of shape [16, 16]).
+Gradients are set once and every optimizer steps the same parameters; optimizers take turns
+(``--rounds`` rounds of ``--steps`` timed steps each) so that load from other processes hits
+all of them alike. Prints
 the median step time and the ratio of the medians to the native baseline (AdamW for the Adam
 family, Momentum for Lookahead(Momentum)). Lookahead and Ranger synchronise every k-th step: their
 median is over the ordinary steps, the synchronising steps get their own median, and the mean

@@ -1,4 +1,4 @@
-"""Two CPU processes (gloo) under paddle.distributed.launch: Ranger stays identical on both ranks."""
+"""Two CPU processes (gloo) under paddle.distributed.launch: Ranger identical on both ranks."""
 import os
 import subprocess
 import sys

@@ -1,4 +1,4 @@
-"""Constructor checks, the fused path against the plain reference, and native-optimizer behaviour."""
+"""Constructor checks, the fused path against the plain reference, native-optimizer behaviour."""
 import re
 
 import numpy as np

@@ -48,7 +48,8 @@ CASES = [
 
 def _paddle_groups(params):
     # Paddle's group learning_rate multiplies the global one; the second group decays at 0.2.
-    return [{"params": params[:1]}, {"params": params[1:], "learning_rate": 0.5, "weight_decay": 0.2}]
+    return [{"params": params[:1]},
+            {"params": params[1:], "learning_rate": 0.5, "weight_decay": 0.2}]
 
 
 def _torch_groups(params):
