@@ -134,9 +134,13 @@ def num_train_samples(data_section: Mapping[str, Any]) -> int:
 
 
 def npz_labels(ds: Mapping[str, Any]):
+    """The label array of the training ``.npz`` (the only array read)."""
     import numpy as np
 
     with np.load(ds["train"]) as npz:
+        if ds["y_key"] not in npz.files:
+            raise ConfigError("Data.dataset.y_key", f"{ds['train']} has no array '{ds['y_key']}'; "
+                              f"it has: {', '.join(npz.files)}")
         return npz[ds["y_key"]]
 
 
@@ -144,7 +148,9 @@ def _held_out(y, val_fraction: float) -> int:
     """Validation samples taken out by :func:`~paddle_optim.data.arrays.split_train_val`."""
     import numpy as np
 
-    return sum(int(round(np.sum(y == c) * val_fraction)) for c in np.unique(y))
+    from .arrays import held_out
+
+    return sum(held_out(int(np.sum(y == c)), val_fraction) for c in np.unique(y))
 
 
 def build_datasets(data_section: Mapping[str, Any]):

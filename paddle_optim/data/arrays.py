@@ -42,6 +42,11 @@ class ArrayDataset(paddle.io.Dataset):
         return self.x[idx], self.y[idx]
 
 
+def held_out(class_count: int, val_fraction: float) -> int:
+    """Validation samples taken from a class of ``class_count`` samples (the one rounding rule)."""
+    return int(round(class_count * val_fraction))
+
+
 def split_train_val(x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int):
     """A fixed, seeded, class-stratified split: ``(x_train, y_train, x_val, y_val)``.
 
@@ -53,7 +58,7 @@ def split_train_val(x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int
     for label in np.unique(y):
         members = np.flatnonzero(y == label)
         rng.shuffle(members)
-        val_idx.extend(members[: int(round(len(members) * val_fraction))])
+        val_idx.extend(members[:held_out(len(members), val_fraction)])
     val_mask = np.zeros(len(y), dtype=bool)
     val_mask[np.asarray(val_idx, dtype="int64")] = True
     return x[~val_mask], y[~val_mask], x[val_mask], y[val_mask]
