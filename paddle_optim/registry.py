@@ -29,9 +29,10 @@ from .param_groups import (DECAY_STYLES, ClipGradByGlobalNormAcrossGroups, decay
                            named_trainable_parameters)
 
 # Arguments the trainer fills in itself (from the shared keys above), never taken from the config.
+# Arguments that only take a Python callable (no YAML spelling) are left out too.
 MANAGED_ARGUMENTS = frozenset({"learning_rate", "parameters", "weight_decay", "grad_clip", "name",
                                "apply_decay_param_fun", "lamb_weight_decay", "exclude_from_weight_decay_fn",
-                               "inner_optimizer"})
+                               "inner_optimizer", "lr_ratio"})
 
 COMMON_FIELDS = {
     "name": Field((str,), help="optimizer name"),
@@ -67,17 +68,27 @@ class OptimizerSpec:
                    MappingProxyType(defaults), wraps_inner)
 
     def fields(self) -> Dict[str, Field]:
-        """Schema of this optimizer's own arguments: type from the default, checked by construction."""
-        return {arg: _field_from_default(self.defaults.get(arg, None)) for arg in self.arguments}
+        """Schema of this optimizer's own arguments: type from the default, the usual ranges of the
+        common ones (:data:`ARGUMENT_RANGES`), and finally whatever the class checks itself."""
+        return {arg: _field_from_default(self.defaults.get(arg, None), ARGUMENT_RANGES.get(arg))
+                for arg in self.arguments}
 
 
-def _field_from_default(default: Any) -> Field:
+_UNIT_OPEN = Range(0.0, 1.0, high_inclusive=False)
+# Ranges the native classes do not all enforce (paddle.optimizer.Momentum accepts momentum=2).
+ARGUMENT_RANGES: Mapping[str, Range] = MappingProxyType({
+    "momentum": _UNIT_OPEN, "beta1": _UNIT_OPEN, "beta2": _UNIT_OPEN, "rho": _UNIT_OPEN,
+    "epsilon": Range(0.0, low_inclusive=False), "alpha": Range(0.0, 1.0, low_inclusive=False), "k": Range(1),
+})
+
+
+def _field_from_default(default: Any, allowed: Optional[Range] = None) -> Field:
     if isinstance(default, bool):
         return Field((bool,), default)
     if isinstance(default, int):
-        return Field((int,), default)
+        return Field((int,), default, allowed)
     if isinstance(default, float):
-        return Field((float,), default)
+        return Field((float,), default, allowed)
     if isinstance(default, str):
         return Field((str,), default)
     # None or a tuple default (e.g. Rprop's etas): any YAML value, the class checks it.
@@ -178,7 +189,13 @@ def _validate_grad_clip(raw: Any, path: str) -> Tuple[Optional[Dict[str, Any]], 
     if name not in _CLIP_ARGS:
         return None, [ConfigError(join_key(path, "name"), unknown_name_message("grad_clip", name, _CLIP_ARGS))]
     fields = dict(_CLIP_ARGS[name], name=Field((str,)))
-    return validate_section(raw, fields, path)
+    resolved, errors = validate_section(raw, fields, path)
+    if name == "ClipGradByValue" and not errors:
+        low = -resolved["max"] if resolved["min"] is None else resolved["min"]
+        if low >= resolved["max"]:
+            errors.append(ConfigError(join_key(path, "min"), f"{low!r} must be below max {resolved['max']!r} "
+                                      "(min defaults to -max)"))
+    return resolved, errors
 
 
 def build_grad_clip(section: Optional[Mapping[str, Any]], parameters: Sequence[Any] = ()):
@@ -257,8 +274,8 @@ def _trial_build(resolved: Mapping[str, Any], path: str) -> List[ConfigError]:
         dummy = paddle.create_parameter([2, 2], "float32")
         try:
             build_optimizer(resolved, [dummy], resolved["learning_rate"])
-        except (ValueError, TypeError) as err:
-            return [ConfigError(path, f"{resolved['name']} rejects these settings: {err}")]
+        except (ValueError, TypeError, AssertionError) as err:  # Paddle validates some arguments with assert
+            return [ConfigError(path, f"{resolved['name']} rejects these settings: {str(err) or type(err).__name__}")]
     return []
 
 
