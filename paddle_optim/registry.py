@@ -157,6 +157,8 @@ def list_optimizers() -> List[Tuple[str, str]]:
 def get_spec(name: str, path: str = "Optimizer.name") -> Tuple[OptimizerSpec, Mapping[str, Any]]:
     """Spec and preset arguments for ``name`` (canonical, alias, or any capitalisation)."""
     specs = registry()
+    if not isinstance(name, str):
+        raise ConfigError(path, f"expected an optimizer name, got {name!r}; allowed: {', '.join(sorted(specs))}")
     if name in ALIASES:
         canonical, preset = ALIASES[name]
         return specs[canonical], preset
@@ -186,7 +188,7 @@ def _validate_grad_clip(raw: Any, path: str) -> Tuple[Optional[Dict[str, Any]], 
     if raw is None:
         return None, []
     name = raw.get("name")
-    if name not in _CLIP_ARGS:
+    if not isinstance(name, str) or name not in _CLIP_ARGS:
         return None, [ConfigError(join_key(path, "name"), unknown_name_message("grad_clip", name, _CLIP_ARGS))]
     fields = dict(_CLIP_ARGS[name], name=Field((str,)))
     resolved, errors = validate_section(raw, fields, path)

@@ -10,12 +10,14 @@
 ``pkg.mod:fn``  ``fn(mode="train"|"val", **kwargs)`` returning a ``paddle.io.Dataset``
 ==============  ==========================================================================================
 """
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Tuple
 
 from ..config.schema import REQUIRED, Field, Range, join_key, unknown_name_message, validate_section
 from ..errors import ConfigError
+from .fields import number_list
 
 FRACTION = Range(0.0, 1.0, low_inclusive=False, high_inclusive=False)
 POSITIVE = Range(1)
@@ -38,7 +40,8 @@ DATASETS: Dict[str, DatasetKind] = {k.name: k for k in [
         "num_samples": Field((int,), 1024, POSITIVE), "num_val": Field((int,), 256, POSITIVE),
         "num_features": Field((int,), 16, POSITIVE), "num_classes": Field((int,), 4, Range(2)),
         "noise": Field((float,), 1.0, Range(0.0)), "separation": Field((float,), 2.0, Range(0.0)),
-        "seed": Field((int,), 0), "shape": Field((list,), None, help="reshape each sample, e.g. [1, 4, 4]"),
+        "seed": Field((int,), 0),
+        "shape": number_list(None, POSITIVE, integers=True, help="reshape each sample, e.g. [1, 4, 4]"),
     }),
     DatasetKind("npz", "numpy .npz arrays", {
         "train": Field((str,), help="path of the training .npz"),
@@ -49,8 +52,9 @@ DATASETS: Dict[str, DatasetKind] = {k.name: k for k in [
     }),
     DatasetKind("folder", "images in paddle.vision DatasetFolder layout (root/<class>/<image>)", {
         "train_dir": Field((str,)), "val_dir": Field((str,)),
-        "image_size": Field((list,), [32, 32]), "mean": Field((list,), [0.5, 0.5, 0.5]),
-        "std": Field((list,), [0.5, 0.5, 0.5]),
+        "image_size": number_list([32, 32], POSITIVE, integers=True, length=2),
+        "mean": number_list([0.5, 0.5, 0.5], Range(), length=3),
+        "std": number_list([0.5, 0.5, 0.5], Range(0.0, low_inclusive=False), length=3),
     }),
 ]}
 
@@ -83,10 +87,14 @@ def validate_dataset(raw: Any, path: str) -> Tuple[Dict[str, Any], List[ConfigEr
         errors += check_kwargs(factory, dict(resolved.get("kwargs") or {}, mode="train"), join_key(path, "kwargs"),
                                reserved=("mode",))
         return resolved, errors
-    if name not in DATASETS:
+    if not isinstance(name, str) or name not in DATASETS:
         return {}, [ConfigError(join_key(path, "name"), unknown_name_message("dataset", name, DATASETS) +
                                 " (or an import path 'package.module:factory')")]
     resolved, errors = validate_section(raw, dict(DATASETS[name].fields, name=Field((str,))), path)
+    if name == "synthetic" and resolved.get("shape") and not errors:
+        if math.prod(resolved["shape"]) != resolved["num_features"]:
+            errors.append(ConfigError(join_key(path, "shape"), f"{resolved['shape']} holds "
+                                      f"{math.prod(resolved['shape'])} values, num_features is {resolved['num_features']}"))
     for key in ("train", "val"):
         if name == "npz" and resolved.get(key) and not os.path.isfile(resolved[key]):
             errors.append(ConfigError(join_key(path, key), f"file not found: {resolved[key]}"))

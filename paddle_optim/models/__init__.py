@@ -13,15 +13,18 @@ config does not set it.
 import inspect
 from typing import Any, Callable, Dict, List, Mapping, Tuple
 
-from ..config.schema import Field, join_key, unknown_name_message, validate_section
+from ..config.schema import Field, Range, join_key, unknown_name_message, validate_section
+from ..data.fields import number_list
 from ..errors import ConfigError
 from .import_path import check_kwargs, is_import_path, load_object
 
+_DROPOUT = Field((float,), 0.0, Range(0.0, 1.0, high_inclusive=False))
+_SIZE = Field((int,), None, Range(1))
 SMALL_FIELDS = {
-    "mlp": {"hidden_sizes": Field((list,), [128]), "dropout": Field((float,), 0.0),
-            "in_features": Field((int,), None), "num_classes": Field((int,), None)},
-    "cnn": {"channels": Field((list,), [32, 64]), "dropout": Field((float,), 0.0),
-            "in_channels": Field((int,), None), "num_classes": Field((int,), None)},
+    "mlp": {"hidden_sizes": number_list([128], Range(1), integers=True), "dropout": _DROPOUT,
+            "in_features": _SIZE, "num_classes": _SIZE},
+    "cnn": {"channels": number_list([32, 64], Range(1), integers=True), "dropout": _DROPOUT,
+            "in_channels": _SIZE, "num_classes": _SIZE},
 }
 
 # paddle.vision.models factories by name (explicit: a config name is never looked up with getattr).
@@ -29,7 +32,7 @@ VISION_MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "
                  "wide_resnet50_2", "vgg11", "vgg16", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small",
                  "mobilenet_v3_large", "alexnet", "squeezenet1_0", "squeezenet1_1", "densenet121",
                  "googlenet", "inception_v3", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0")
-VISION_FIELDS = {"num_classes": Field((int,), None), "with_pool": Field((bool,), True)}
+VISION_FIELDS = {"num_classes": _SIZE, "with_pool": Field((bool,), True)}
 
 
 def _vision_factories() -> Dict[str, Callable]:
@@ -48,6 +51,8 @@ def validate_model_section(raw: Any, path: str) -> Tuple[Dict[str, Any], List[Co
         return {}, [ConfigError(join_key(path, "name"), "is required: mlp, cnn, a paddle.vision model "
                                 "(resnet18, ...) or an import path 'package.module:Class'")]
     name = raw["name"]
+    if not isinstance(name, str):
+        return {}, [ConfigError(join_key(path, "name"), unknown_name_message("model", name, model_names()))]
     if is_import_path(name):
         try:
             cls = load_object(name, join_key(path, "name"))
