@@ -38,7 +38,8 @@ class TrainingDiverged(UserError):
 
 
 class Run:
-    """Everything one run is made of. Built by :func:`build_run`; stepped by :func:`train`."""
+    """Everything one run is made of, built from a resolved config (nothing is written); trained by
+    :func:`train`, saved and restored with :meth:`save` / :meth:`restore`."""
 
     def __init__(self, config: Mapping[str, Any], world: World):
         g, data = config["Global"], config["Data"]
