@@ -65,6 +65,12 @@ def all_reduce_sum(values: Sequence[float], world: World) -> List[float]:
     return [float(v) for v in t.numpy()]
 
 
+def barrier(world: World) -> None:
+    """Wait until every process gets here (no-op for one process)."""
+    if world.size > 1:
+        dist.barrier()
+
+
 def launch_command(nproc: int, train_args: Sequence[str], device: str, log_dir: Optional[str]) -> List[str]:
     """The ``paddle.distributed.launch`` line that runs ``train_args`` in ``nproc`` processes."""
     cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(nproc)]

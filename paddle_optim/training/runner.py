@@ -63,7 +63,19 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
     g = config["Global"]
     world = distributed.setup(g["device"])
     setup_logging(None, keep_early=world.is_main)
-    prefix = find_resume(resume, g["output_dir"])
+    # Rank 0 first: locating the checkpoint may finish an interrupted save (renames), which two
+    # processes must not do at once; the others then find the completed files.
+    prefix, problem = None, None
+    if world.is_main:
+        try:
+            prefix = find_resume(resume, g["output_dir"])
+        except UserError as err:  # raised after the barrier, so that no process waits for rank 0 forever
+            problem = err
+    distributed.barrier(world)
+    if problem is not None:
+        raise problem
+    if not world.is_main:
+        prefix = find_resume(resume, g["output_dir"])
     run = Run(config, world)
     if world.is_main:
         for warning in lint_config(config, run.steps_per_epoch):

@@ -50,13 +50,19 @@ def test_two_ranks_hold_identical_weights_and_match_one_process(make_config, tmp
 
 
 @pytest.mark.slow
-def test_nproc_option_launches_the_same_trainer(make_config):
+def test_nproc_option_launches_the_same_trainer_and_resumes(make_config):
     cfg, out = make_config({"Global": {"epochs": 1}, "Data": {"batch_size": 16}}, "nproc")
-    env = dict(os.environ)
-    proc = subprocess.run([sys.executable, "-m", "paddle_optim", "train", "-c", cfg, "--nproc", "2"],
-                          env=env, timeout=TIMEOUT, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    metrics = json.loads((out / "metrics.json").read_text())
+
+    def paddle_optim_train(*extra):
+        proc = subprocess.run([sys.executable, "-m", "paddle_optim", "train", "-c", cfg, "--nproc", "2", *extra],
+                              timeout=TIMEOUT, capture_output=True, text=True)
+        logs = "".join(p.read_text() for p in (out / "launch_log").glob("workerlog.*"))
+        assert proc.returncode == 0, proc.stderr[-2000:] + logs[-3000:]
+        return json.loads((out / "metrics.json").read_text())
+
+    metrics = paddle_optim_train()
     assert metrics["world_size"] == 2 and metrics["global_step"] == 8
-    # only rank 0 writes: one VisualDL record file, one train.log
+    # only rank 0 writes: one VisualDL record file
     assert len(list((out / "vdl").glob("vdlrecords.*"))) == 1
+    metrics = paddle_optim_train("-o", "Global.epochs=2", "--resume")  # both ranks continue from rank 0's files
+    assert metrics["epochs"] == 2 and metrics["global_step"] == 16
