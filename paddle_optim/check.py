@@ -11,6 +11,7 @@ from .config.resolve import resolve_config
 from .errors import ConfigError
 from .schedulers.builder import LR_SECTION, MOMENTUM_SECTION, native_arguments, warmup_steps
 from .schedulers.catalog import SCHEDULERS, SPAN_THE_RUN
+from .schedulers.section import native_args
 from .schedulers.preview import ScheduleRow, schedule_table, static_momentum
 from .schedulers.units import config_steps_per_epoch
 
@@ -103,8 +104,8 @@ def _decays(run: _Run) -> List[str]:
         if late:
             out.append(f"{LR_SECTION}.{key}: {', '.join(run.epochs(p) for p in late)} at or beyond the end of "
                        f"training ({run.epochs(run.total)}) never take effect; move them inside the run")
-    if name == "PiecewiseDecay" and run.section["args"]["values"][0] != run.peak:
-        out.append(f"{LR_SECTION}.values: starts at {run.section['args']['values'][0]:g}, not at "
+    if name == "PiecewiseDecay" and run.args["values"][0] != run.peak:
+        out.append(f"{LR_SECTION}.values: starts at {run.args['values'][0]:g}, not at "
                    f"Optimizer.learning_rate {run.peak:g}; PiecewiseDecay uses its values as given")
     return out
 
@@ -138,7 +139,7 @@ def _too_long(run: _Run) -> List[str]:
     spec = SCHEDULERS[run.section["name"]]
     remaining = run.total - run.warmup
     out = []
-    for arg, given in run.section["args"].items():
+    for arg, given in native_args(run.section).items():
         kind = spec.time_kind(arg)
         # T_max has its own warning; OneCycleLR's total_steps is checked by the builder.
         if given is None or arg == "T_max" or kind not in ("end", "period") or spec.name in SPAN_THE_RUN.get(arg, ()):

@@ -25,7 +25,7 @@ from .adapters import CosineAnnealingWarmRestarts, PerEpoch, PlateauWarmup
 from ..models.import_path import load_object
 from .catalog import CALLABLE_ARGS, RUN_LENGTH_DEFAULTS, SCHEDULERS, SPAN_THE_RUN
 from .momentum import MomentumSchedule, momentum_slot, set_momentum
-from .section import validate_lr_scheduler_section, validate_momentum_section
+from .section import native_args, validate_lr_scheduler_section, validate_momentum_section, warmup_length
 from .units import to_steps
 
 LR_SECTION = "LRScheduler"
@@ -37,13 +37,12 @@ DEFAULT_WARMUP_START = 0.01
 
 
 def _resolved(section: Optional[Mapping[str, Any]], validate, path: str) -> Optional[Dict[str, Any]]:
-    """Accept a resolved section or a raw one (library users); a raw one is validated here.
+    """Accept a resolved section or a raw one (library users); both are validated here.
 
-    A resolved LRScheduler section keeps the native arguments under ``args``; a resolved
-    MomentumScheduler section is valid raw input, so validating it again changes nothing.
+    A resolved section is valid raw input, so validating it again changes nothing.
     """
-    if section is None or "args" in section:
-        return None if section is None else dict(section)
+    if section is None:
+        return None
     resolved, errors = validate(section, path)
     if errors:
         raise UserError.combine(errors)
@@ -53,7 +52,7 @@ def _resolved(section: Optional[Mapping[str, Any]], validate, path: str) -> Opti
 def warmup_steps(section: Optional[Mapping[str, Any]], steps_per_epoch: int) -> int:
     """Optimizer steps of the warmup of a resolved LRScheduler section (0 without one)."""
     warmup = (section or {}).get("warmup")
-    return 0 if warmup is None else max(1, to_steps(warmup["length"], warmup["unit"], steps_per_epoch))
+    return 0 if warmup is None else max(1, to_steps(*warmup_length(warmup), steps_per_epoch))
 
 
 def native_arguments(section: Mapping[str, Any], steps_per_epoch: int, total_steps: int, warmup: int,
@@ -63,7 +62,7 @@ def native_arguments(section: Mapping[str, Any], steps_per_epoch: int, total_ste
     unit = section["unit"]
     remaining = total_steps - warmup
     kwargs: Dict[str, Any] = {}
-    for arg, value in section["args"].items():
+    for arg, value in native_args(section).items():
         key = join_key(LR_SECTION, arg)
         kind = spec.time_kind(arg)
         if kind == "position":
@@ -162,7 +161,7 @@ def build_momentum_schedule(section: Optional[Mapping[str, Any]], lr_section: Op
         return MomentumSchedule.step(section["start"], section["end"], to_steps(section["at"], unit, steps_per_epoch))
     # OneCycle: the same phases as an OneCycleLR learning rate, when that is the schedule.
     lr = _resolved(lr_section, validate_lr_scheduler_section, LR_SECTION) or {}
-    cycle = lr["args"] if lr.get("name") == "OneCycleLR" else {}
+    cycle = native_args(lr) if lr.get("name") == "OneCycleLR" else {}
     offset = warmup_steps(lr, steps_per_epoch) if cycle else 0
     length = cycle.get("total_steps")
     steps = total - offset if length is None else to_steps(length, lr["unit"], steps_per_epoch)

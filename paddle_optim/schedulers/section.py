@@ -14,7 +14,7 @@ The peak learning rate is ``Optimizer.learning_rate`` and is never repeated here
 
     MomentumScheduler: {name: Linear, start: 0.8, end: 0.95, length: 5}   # Linear | Cosine | Step | OneCycle
 """
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..config.schema import REQUIRED, Field, Range, join_key, unknown_name_message, validate_section
 from ..errors import ConfigError
@@ -48,15 +48,26 @@ def _warmup(raw: Any, path: str) -> Tuple[Optional[Dict[str, Any]], List[ConfigE
         errors.append(ConfigError(path, "give exactly one of 'epochs' or 'steps' (the warmup length)"))
     if errors:
         return None, errors
-    unit = "epoch" if given[0] == "epochs" else "step"
-    return {"length": section[given[0]], "unit": unit, "start_lr": section["start_lr"]}, []
+    return {given[0]: section[given[0]], "start_lr": section["start_lr"]}, []
+
+
+def warmup_length(warmup: Mapping[str, Any]) -> Tuple[float, str]:
+    """``(length, unit)`` of a resolved ``warmup`` mapping (``{epochs|steps: N, start_lr}``)."""
+    return (warmup["epochs"], "epoch") if "epochs" in warmup else (warmup["steps"], "step")
+
+
+def native_args(section: Mapping[str, Any]) -> Dict[str, Any]:
+    """The native constructor arguments of a resolved ``LRScheduler`` section (lengths still in its unit)."""
+    return {k: v for k, v in section.items() if k not in EXTRA_KEYS}
 
 
 def validate_lr_scheduler_section(raw: Any, path: str) -> Tuple[Optional[Dict[str, Any]], List[ConfigError]]:
-    """Check an ``LRScheduler`` mapping; return ``({name, unit, warmup, metric?, args}, problems)``.
+    """Check an ``LRScheduler`` mapping; return ``(resolved, problems)``.
 
-    ``args`` holds the native constructor arguments (defaults filled, lengths still in ``unit``s);
-    ``warmup`` is ``None`` or ``{length, unit, start_lr}``.
+    The resolved section has the same form as the config (defaults filled in), so a saved resolved
+    config validates again to itself: ``name``, ``unit``, ``warmup`` (``None`` or
+    ``{epochs|steps: N, start_lr}``), ``metric`` for ReduceOnPlateau, and the native arguments
+    (:func:`native_args`).
     """
     if raw is None:
         return None, []
@@ -87,11 +98,7 @@ def validate_lr_scheduler_section(raw: Any, path: str) -> Tuple[Optional[Dict[st
                                   f"({len(section['boundaries']) + 1}), got {len(section['values'])}"))
     if errors:
         return None, errors
-    resolved = {"name": name, "unit": section["unit"], "warmup": warmup,
-                "args": {k: v for k, v in section.items() if k not in EXTRA_KEYS}}
-    if name == "ReduceOnPlateau":
-        resolved["metric"] = section["metric"]
-    return resolved, []
+    return {**section, "warmup": warmup}, []
 
 
 _MOMENTUM = Field((float,), range=Range(0, 1, high_inclusive=False))

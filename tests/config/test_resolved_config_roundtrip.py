@@ -1,0 +1,24 @@
+"""The resolved config a run saves as ``<output_dir>/config.yaml`` must load and validate to itself,
+so a user can re-run (or resume) from it."""
+import glob
+import os
+
+import pytest
+import yaml
+
+from paddle_optim.config import load_config
+from paddle_optim.config.resolve import resolve_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "**", "*.yaml"), recursive=True))
+
+
+def test_there_are_configs_to_check():
+    assert len(CONFIGS) >= 5
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: os.path.relpath(p, ROOT))
+def test_saved_resolved_config_validates_to_itself(path):
+    resolved = resolve_config(load_config(path))
+    saved = yaml.safe_load(yaml.safe_dump(resolved, sort_keys=False))
+    assert resolve_config(saved) == resolved
