@@ -1,0 +1,137 @@
+"""Helpers of the reliability tests: small configs, subprocess runs that always end, checkpoint comparison."""
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import paddle
+import pytest
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAULT_TRAIN = os.path.join(HERE, "fault_train.py")
+
+# A run with every stateful part the exact-resume promise covers: Ranger (RAdam moments + Lookahead slow
+# weights), warmup + cosine, EMA, dropout, gradient accumulation, and latest.* every 3 steps.
+RESUME_CONFIG = {
+    "Global": {"epochs": 3, "seed": 11, "device": "cpu", "log_interval": 2, "accumulate_steps": 2},
+    "Data": {"dataset": {"name": "synthetic", "num_samples": 192, "num_val": 48, "num_features": 8,
+                         "num_classes": 3, "seed": 2},
+             "batch_size": 12},
+    "Model": {"name": "mlp", "hidden_sizes": [16], "dropout": 0.2},
+    "Optimizer": {"name": "Ranger", "learning_rate": 0.01, "k": 3, "weight_decay": 0.001},
+    "LRScheduler": {"name": "CosineAnnealingDecay", "eta_min": 0.0005, "warmup": {"steps": 4, "start_lr": 0.001}},
+    "EMA": {"enable": True, "decay": 0.9},
+    "Checkpoint": {"interval_steps": 3, "save_interval": 1, "keep_last": 2},
+}
+
+# Fields of metrics.json / RunState that measure time, not the run.
+TIMING = {"train_seconds", "train_cpu_seconds", "samples_per_second"}
+
+
+def write_config(tmp_path, name, changes=None, base=RESUME_CONFIG):
+    """``(config path, output dir)`` of ``base`` with ``changes`` (section -> keys merged in)."""
+    config = copy.deepcopy(base)
+    for section, values in (changes or {}).items():
+        config[section] = dict(config.get(section) or {}, **values)
+    out = tmp_path / name
+    config["Global"]["output_dir"] = str(out)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path), out
+
+
+def run_process(cmd, timeout, env=None, cwd=None):
+    """Run ``cmd`` in its own process group; on timeout kill the whole group and fail the test."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd,
+                            start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+        out, _ = proc.communicate()
+        pytest.fail(f"{' '.join(cmd)} did not end within {timeout} s (hang):\n{out[-3000:]}")
+    return proc.returncode, out
+
+
+def kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def child_env(**extra):
+    """The environment of a trainer subprocess: this test directory importable, unbuffered output."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PADDLE_DISTRI_BACKEND="gloo")
+    env["PYTHONPATH"] = os.pathsep.join([HERE] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    env.update(extra)
+    return env
+
+
+def fault_train(config, fault=None, resume=False, timeout=120):
+    """``tests/reliability/fault_train.py -c config [--resume]`` with ``RELIABILITY_FAULT=fault``."""
+    env = child_env(**({"RELIABILITY_FAULT": fault} if fault else {}))
+    env.pop("RELIABILITY_FAULT", None) if not fault else None
+    cmd = [sys.executable, FAULT_TRAIN, "-c", config] + (["--resume"] if resume else [])
+    return run_process(cmd, timeout, env=env)
+
+
+def load_checkpoint(prefix):
+    """``(model, optimizer, states)`` of a checkpoint with every tensor as a numpy array."""
+    from paddle_optim.training import checkpoint
+
+    return tuple(to_numpy(part) for part in checkpoint.load(str(prefix)))
+
+
+def to_numpy(obj):
+    if isinstance(obj, paddle.Tensor):
+        return obj.numpy()
+    if isinstance(obj, dict):
+        return {k: to_numpy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_numpy(v) for v in obj)
+    return obj
+
+
+def assert_same_tree(a, b, where="", skip=frozenset()):
+    """Equal bit for bit: arrays by ``assert_array_equal`` (NaN == NaN), everything else by ``==``."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert sorted(k for k in a if k not in skip) == sorted(k for k in b if k not in skip), where
+        for k in a:
+            if k not in skip:
+                assert_same_tree(a[k], b[k], f"{where}.{k}", skip)
+    elif isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_tree(x, y, f"{where}[{i}]", skip)
+    elif isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=where)
+        assert np.asarray(a).dtype == np.asarray(b).dtype, where
+    else:
+        assert a == b or (a != a and b != b), f"{where}: {a!r} != {b!r}"
+
+
+def assert_same_run(out_a, out_b):
+    """Two finished runs are the same: final checkpoint (weights, optimizer state incl. moments and slow
+    weights, schedule, EMA, RNG, counters, best metric), CSV tables and metrics.json (timings aside).
+    Returns the number of checkpoint/table bytes compared."""
+    prefix_a, prefix_b = out_a / "checkpoints" / "latest", out_b / "checkpoints" / "latest"
+    model_a, opt_a, states_a = load_checkpoint(prefix_a)
+    model_b, opt_b, states_b = load_checkpoint(prefix_b)
+    assert_same_tree(model_a, model_b, "pdparams")
+    assert_same_tree(opt_a, opt_b, "pdopt")
+    # sizes: pickles of identical values may differ in bytes (Paddle's generated tensor names)
+    assert_same_tree(states_a, states_b, "pdstates", skip=TIMING | {"config", "sizes"})
+    compared = sum(os.path.getsize(str(prefix_a) + s) for s in (".pdparams", ".pdopt", ".pdstates"))
+    for name in ("train_log.csv", "eval_log.csv"):
+        text_a, text_b = (out_a / name).read_text(), (out_b / name).read_text()
+        assert text_a == text_b, name
+        compared += len(text_a)
+    metrics_a, metrics_b = (json.loads((o / "metrics.json").read_text()) for o in (out_a, out_b))
+    assert {k: v for k, v in metrics_a.items() if k not in TIMING} == \
+           {k: v for k, v in metrics_b.items() if k not in TIMING}
+    return compared
