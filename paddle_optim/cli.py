@@ -27,6 +27,14 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
                         help="override one config value (parsed as YAML); may repeat")
 
 
+def _add_run_shape_args(parser: argparse.ArgumentParser) -> None:
+    """What fixes the number of optimizer steps when nothing is trained (check, lr-plot)."""
+    parser.add_argument("--steps-per-epoch", type=_positive_int, default=None, metavar="N",
+                        help="optimizer steps per epoch, when the data set is not available")
+    parser.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
+                        help="processes the run will use (they share each epoch); default 1")
+
+
 def _train(args: argparse.Namespace) -> int:
     from .training.runner import train_command
     return train_command(args)
@@ -64,19 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="validate a config and warn about common schedule mistakes")
     _add_config_args(p)
-    p.add_argument("--steps-per-epoch", type=_positive_int, default=None, metavar="N",
-                   help="optimizer steps per epoch, when the data set is not available")
-    p.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
-                   help="processes the run will use (they share each epoch); default 1")
+    _add_run_shape_args(p)
     p.set_defaults(handler=_check)
 
     p = sub.add_parser("lr-plot", help="preview the learning-rate and momentum schedule of a config")
     _add_config_args(p)
     p.add_argument("--out", default="lr.png", help="PNG to write; a CSV with the same stem is written beside it")
-    p.add_argument("--steps-per-epoch", type=_positive_int, default=None, metavar="N",
-                   help="optimizer steps per epoch, when the data set is not available")
-    p.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
-                   help="processes the run will use (they share each epoch); default 1")
+    _add_run_shape_args(p)
     p.set_defaults(handler=_lr_plot)
 
     p = sub.add_parser("compare", help="sweep optimizers x learning rates x seeds and report")
