@@ -21,6 +21,7 @@ __all__ = [
     "adam_",
     "adamw_",
     "merged_adam_",
+    "all_finite",
     "found_inf_flag",
     "has_fused_adam_kernel",
     "is_low_precision",
@@ -104,3 +105,14 @@ def found_inf_flag(optimizer) -> bool:
     flag = bool(found_inf)
     optimizer._set_auxiliary_var("found_inf", flag)
     return flag
+
+
+def all_finite(tensors) -> bool:
+    """Whether every element of ``tensors`` (e.g. all gradients) is finite: one fused kernel and one
+    host sync, the check ``GradScaler`` runs (``check_finite_and_unscale_`` with scale 1, which leaves
+    the values bitwise unchanged); the same call on Paddle 2.6 and 3.x."""
+    if not tensors:
+        return True
+    one = paddle.ones([1], dtype="float32")
+    _, found_inf = _C_ops.check_finite_and_unscale_(list(tensors), one, paddle.zeros([1], dtype="bool"))
+    return not bool(found_inf)

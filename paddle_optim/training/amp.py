@@ -59,6 +59,11 @@ class Amp:
         self.scaler.step(optimizer)
         self.scaler.update()
 
+    def skip(self) -> None:
+        """No optimizer step this time (non-finite gradients found after :meth:`unscale`): the scaler
+        only updates, which lowers the loss scale (dynamic scaling) and ends the unscaled state."""
+        self.scaler.update()
+
     def state_dict(self):
         return self.scaler.state_dict()
 

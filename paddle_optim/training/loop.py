@@ -11,6 +11,7 @@ from typing import Any, Dict, Mapping, Optional
 
 import paddle
 
+from ..compat import all_finite
 from ..data import build_datasets
 from ..data.loader import iterate_batches
 from ..data.sampler import EpochBatchSampler
@@ -257,12 +258,15 @@ def _optimizer_steps(run: Run, records: Optional[RunRecords], epoch: int, progre
         log_now = (s.global_step + 1) % g["log_interval"] == 0
         grad_norm = None
         if window_bad:
-            _skip_step(run, epoch)
+            _skip_step(run, epoch, "loss")
+        elif not _gradients_finite(run):
+            run.amp.skip()  # GradScaler: unscale_ saw the inf; lower the loss scale
+            _skip_step(run, epoch, "gradient")
         else:
             grad_norm = _optimizer_step(run, measure_grad_norm=log_now)
             s.log_loss_sum += sum(window_losses) / len(window_losses)
             s.log_loss_steps += 1
-        run.schedule.step()
+            run.schedule.step()  # a skipped step leaves the schedule where it was, like everything else
         s.global_step += 1
         s.batch_in_epoch = b + 1
         s.samples_seen += window_samples * world.size
@@ -282,17 +286,26 @@ def _optimizer_steps(run: Run, records: Optional[RunRecords], epoch: int, progre
             yield
 
 
-def _skip_step(run: Run, epoch: int) -> None:
-    """A non-finite loss in the window: no update of any kind; stop after too many in a row."""
+def _gradients_finite(run: Run) -> bool:
+    """Whether every gradient is finite (after unscaling, with AMP). A finite loss can still have
+    NaN/Inf gradients (an overflow in backward, a user op); they must not reach the weights.
+    The gradients are already all-reduced here, so every process takes the same branch."""
+    run.amp.unscale(run.optimizer)
+    return all_finite([p.grad for p in run.model.parameters() if p.grad is not None])
+
+
+def _skip_step(run: Run, epoch: int, what: str) -> None:
+    """A non-finite ``what`` (loss or gradient) in the window: no update of any kind (weights, optimizer
+    state, EMA, schedule); stop after too many in a row."""
     s, g = run.state, run.config["Global"]
     run.optimizer.clear_grad()
     s.nonfinite_steps += 1
     s.nonfinite_in_row += 1
-    log.warning(f"non-finite loss at step {s.global_step + 1} (epoch {epoch + 1}): step skipped, weights "
-                f"unchanged ({s.nonfinite_in_row} in a row, {s.nonfinite_steps} in total)")
+    log.warning(f"non-finite {what} at step {s.global_step + 1} (epoch {epoch + 1}): step skipped, weights, "
+                f"optimizer state and schedule unchanged ({s.nonfinite_in_row} in a row, {s.nonfinite_steps} in total)")
     if s.nonfinite_in_row >= g["max_nonfinite_steps"]:
         raise TrainingDiverged(
-            f"training diverged: {s.nonfinite_in_row} non-finite losses in a row at step {s.global_step + 1} "
+            f"training diverged: {s.nonfinite_in_row} non-finite steps in a row at step {s.global_step + 1} "
             f"(Global.max_nonfinite_steps = {g['max_nonfinite_steps']}); lower Optimizer.learning_rate, "
             f"add warmup or grad_clip. The last good checkpoint is kept in {g['output_dir']}/checkpoints")
 
@@ -300,8 +313,7 @@ def _skip_step(run: Run, epoch: int) -> None:
 def _optimizer_step(run: Run, measure_grad_norm: bool) -> Optional[float]:
     """Unscale (AMP) and measure the gradient norm when asked, step (clipping is inside), EMA."""
     grad_norm = None
-    if measure_grad_norm:
-        run.amp.unscale(run.optimizer)
+    if measure_grad_norm:  # the gradients are unscaled already (_gradients_finite)
         grad_norm = global_grad_norm(run.model.parameters())
     run.amp.step(run.optimizer)
     run.optimizer.clear_grad()

@@ -94,7 +94,7 @@ def test_non_finite_losses_skip_steps_then_stop_with_status_diverged(make_config
                             "Global": {"max_nonfinite_steps": 3, "epochs": 3}})
     assert train(cfg) == 2
     err = capsys.readouterr().err
-    assert "training diverged: 3 non-finite losses in a row" in err and "Traceback" not in err
+    assert "training diverged: 3 non-finite steps in a row" in err and "Traceback" not in err
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["status"] == "diverged" and metrics["nonfinite_steps"] == 3
     assert "non-finite loss at step" in (out / "train.log").read_text()
