@@ -20,6 +20,7 @@ Before reading (and before the next write) :func:`recover` finishes an interrupt
 ``.pdstates.tmp`` exists, and otherwise deletes the leftovers of an uncommitted write, so the
 previous ``P.*`` stay intact.
 """
+import logging
 import os
 import pickle
 import re
@@ -28,6 +29,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import paddle
 
 from ..errors import UserError
+
+log = logging.getLogger("paddle_optim.train")
 
 SUFFIXES = (".pdparams", ".pdopt", ".pdstates")
 FORMAT_VERSION = 1
@@ -133,21 +136,34 @@ def resolve_prefix(path: str) -> str:
 
 
 def newest_complete(checkpoint_dir: str) -> Optional[str]:
-    """Prefix of the checkpoint with the highest global step among ``latest`` and ``epoch_N``, or None."""
+    """Prefix of the valid checkpoint with the highest global step among ``latest`` and ``epoch_N``, or None.
+
+    A damaged candidate (truncated, corrupt, foreign: anything :func:`load` rejects) is skipped with a
+    warning, so ``--resume`` without a path falls back to the newest checkpoint that still loads.
+    """
     if not os.path.isdir(checkpoint_dir):
         return None
     candidates = ["latest"] + [m.group(1) for m in map(re.compile(r"^(epoch_\d+)\.pdstates$").match,
                                                         os.listdir(checkpoint_dir)) if m]
-    best, best_step = None, -1
+    steps = {}
     for name in candidates:
         prefix = os.path.join(checkpoint_dir, name)
         recover(prefix)
         if not all(os.path.isfile(prefix + s) for s in SUFFIXES):
             continue
-        step = _load_file(prefix + ".pdstates").get("global_step", -1)
-        if step > best_step:
-            best, best_step = prefix, step
-    return best
+        try:
+            states = _load_file(prefix + ".pdstates")
+        except UserError as err:
+            log.warning(f"--resume: skipping {prefix}: {err}")
+            continue
+        steps[prefix] = states.get("global_step", -1) if isinstance(states, dict) else -1
+    for prefix in sorted(steps, key=steps.get, reverse=True):  # newest first; latest before an equal epoch_N
+        try:
+            load(prefix)  # fully checked (sizes, every file unpickles) before it is chosen
+            return prefix
+        except UserError as err:
+            log.warning(f"--resume: skipping {prefix}: {err}")
+    return None
 
 
 def prune_epochs(checkpoint_dir: str, keep_last: int) -> List[str]:

@@ -103,7 +103,6 @@ def garbage(path):
         fh.write(b"\x80\x04not a pickle at all")
 
 
-@pytest.mark.xfail(strict=True, reason="open: --resume without a path stops at a corrupt latest")
 @pytest.mark.parametrize("suffix,damage", [(".pdparams", truncate), (".pdopt", truncate), (".pdstates", garbage),
                                            (".pdstates", truncate)])
 def test_a_corrupt_latest_is_a_clear_error_and_auto_resume_skips_it(suffix, damage, killed_with_snapshots,
