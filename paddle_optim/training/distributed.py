@@ -5,7 +5,9 @@ trainer; rank and world size come from the launcher's environment. CPU runs use 
 (``PADDLE_DISTRI_BACKEND=gloo``, set here when unset). Only rank 0 writes logs, VisualDL records and
 checkpoints (:attr:`World.is_main`).
 """
+import contextlib
 import os
+import re
 import sys
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
@@ -25,6 +27,40 @@ class World:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+
+class PeerLost(UserError):
+    """Another process of the job died (killed, out of memory, crashed) or became unreachable: a
+    collective operation failed. Not the user's mistake, but an expected operational failure,
+    reported the same way: one ``error:`` line naming the ranks, exit code 2, no traceback."""
+
+
+# What gloo / NCCL / Paddle's TCP store say when the peer of a collective is gone.
+_PEER_FAILURE = re.compile(r"gloo|nccl|connection (reset|closed|refused)|broken pipe|timed? ?out|socket",
+                           re.IGNORECASE)
+
+
+@contextlib.contextmanager
+def peer_failures_reported(world: "World", what: str):
+    """Turn the ``RuntimeError`` of a collective whose peer died into a :class:`PeerLost` naming the ranks.
+
+    Gloo names the peer in some messages (``pair_rank = 1``); otherwise, with 2 processes the lost one
+    is the other rank, and with more the message lists the candidates. Any other error passes unchanged.
+    """
+    try:
+        yield
+    except RuntimeError as err:
+        text = str(err)
+        if world.size == 1 or not _PEER_FAILURE.search(text):
+            raise
+        named = re.search(r"pair_rank\s*=\s*(\d+)", text)
+        others = [r for r in range(world.size) if r != world.rank]
+        lost = f"rank {named.group(1)}" if named else (
+            f"rank {others[0]}" if len(others) == 1 else "one of ranks " + ", ".join(map(str, others)))
+        first_line = text.strip().splitlines()[-1][:200] if text.strip() else type(err).__name__
+        raise PeerLost(f"rank {world.rank} of {world.size} lost {lost} during {what} ({first_line}): that process "
+                       "died or is unreachable (see its launcher log, workerlog.N); the job stops. Continue "
+                       "with --resume from the last checkpoint") from None
 
 
 def cuda_available() -> bool:

@@ -12,7 +12,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from ..config import load_config
 from ..config.resolve import resolve_config
-from ..errors import UserError
+from ..errors import ConfigError, UserError
 
 log = logging.getLogger("paddle_optim.train")
 
@@ -84,13 +84,18 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
         run.restore(prefix)  # a corrupt checkpoint fails here, before output_dir is written
     records = None
     if world.is_main:
-        os.makedirs(g["output_dir"], exist_ok=True)
+        try:
+            os.makedirs(g["output_dir"], exist_ok=True)
+        except OSError as err:  # a path through a file, a read-only or missing mount, ...
+            raise ConfigError("Global.output_dir", f"cannot create directory {g['output_dir']}: {err.strerror} ({err.filename}); "
+                              "allowed: a writable directory path") from None
         setup_logging(g["output_dir"])
         records = RunRecords(g["output_dir"], config, run.state.global_step if prefix is not None else None)
     log.info(f"training {config['Model']['name']} with {config['Optimizer']['name']} on "
              f"{len(run.train_set)} samples: {run.steps_per_epoch} steps/epoch x {g['epochs']} epochs, "
              f"{world.size} process(es) on {world.device}; output in {g['output_dir']}")
-    metrics = train(run, records)
+    with distributed.peer_failures_reported(world, "training"):
+        metrics = train(run, records)
     if metrics["best_metric"] is not None:
         log.info(f"done: best {metrics['metric_name']} {metrics['best_metric']:.4f} at epoch {metrics['best_epoch']}, "
                  f"{metrics['train_seconds']:.1f} s of training, {metrics['samples_per_second'] or 0:.0f} samples/s")

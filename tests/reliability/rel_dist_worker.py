@@ -12,6 +12,7 @@ import sys
 import numpy as np
 
 import fault_train
+from paddle_optim.errors import UserError
 from paddle_optim.optimizers.state import portable_state_dict
 from paddle_optim.training.runner import prepare, run_training
 
@@ -30,6 +31,10 @@ if __name__ == "__main__":
     config_path, dump_dir = sys.argv[1], sys.argv[2]
     if os.environ.get("RELIABILITY_FAULT"):
         fault_train.install(os.environ["RELIABILITY_FAULT"])
-    run, _ = run_training(prepare(config_path, []), "auto" if "--resume" in sys.argv[3:] else None)
+    try:
+        run, _ = run_training(prepare(config_path, []), "auto" if "--resume" in sys.argv[3:] else None)
+    except UserError as err:  # as the CLI reports it: error lines, exit code 2
+        print("\n".join(f"error: {line}" for line in err.problems), file=sys.stderr)
+        sys.exit(2)
     arrays = flatten({"model": dict(run.model.state_dict()), "optimizer": portable_state_dict(run.optimizer)})
     np.savez(os.path.join(dump_dir, f"rank{run.world.rank}.npz"), **arrays)
