@@ -107,7 +107,7 @@ class Field:
         if self.choices is not None and value not in self.choices:
             raise ConfigError(key, unknown_name_message("value", value, [str(c) for c in self.choices]))
         if self.range is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
-            if math.isnan(value) or not self.range.contains(value):
+            if not math.isfinite(value) or not self.range.contains(value):  # nan/inf: never a valid setting
                 raise ConfigError(key, f"{value!r} is out of range; allowed: {self.range.describe()}")
         if self.check is not None:
             self.check(value, key)

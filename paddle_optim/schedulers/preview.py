@@ -12,6 +12,7 @@ from typing import Any, List, Mapping, Optional
 
 from ..config import load_config
 from ..config.resolve import resolve_config
+from ..errors import UserError
 from .builder import LR_SECTION, build_schedule, warmup_steps
 from .units import config_steps_per_epoch
 
@@ -94,7 +95,11 @@ def lr_plot_command(args) -> int:
     rows = schedule_table(config, spe)
     out = args.out
     csv_path = os.path.splitext(out)[0] + ".csv"
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    except OSError as err:  # e.g. a path through a regular file
+        raise UserError(f"--out: cannot create the directory of {out}: {err.strerror} ({err.filename}); "
+                        "allowed: a PNG path in a writable directory") from None
     write_csv(rows, csv_path)
     lr_section = config.get(LR_SECTION) or {}
     name = lr_section.get("name") or "constant"

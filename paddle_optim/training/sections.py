@@ -25,7 +25,7 @@ Result = Tuple[Dict[str, Any], List[ConfigError]]
 
 GLOBAL_FIELDS = {
     "epochs": Field((int,), 10, Range(1), help="passes over the training set"),
-    "seed": Field((int,), 42, Range(0), help="seeds Paddle, numpy, Python and the data order"),
+    "seed": Field((int,), 42, Range(0, 2**32 - 1), help="seeds Paddle, numpy, Python and the data order"),
     "output_dir": Field((str,), "output/run", help="logs, checkpoints, VisualDL records, metrics.json"),
     "device": Field((str,), "auto", choices=("auto", "cpu", "gpu"), help="auto = gpu when Paddle has CUDA"),
     "eval_interval": Field((int,), 1, Range(1), help="evaluate every N epochs (and after the last)"),

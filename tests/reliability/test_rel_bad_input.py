@@ -235,7 +235,6 @@ def assert_clean_failure(code, stderr, key):
     assert any(HINT.search(line) for line in naming), f"no line says what is allowed:\n{stderr}"
 
 
-@pytest.mark.xfail(strict=True, reason="open: Global.seed >= 2**32, non-writable output_dir/--out, inf learning rate")
 @pytest.mark.parametrize("command", ["train", "check", "lr-plot"])
 def test_generated_broken_configs_end_with_exit_2_and_one_clear_line(command, earlier_run, tmp_path):
     run_dir, regular_file = str(earlier_run / "run"), str(earlier_run / "a_file")
