@@ -65,6 +65,7 @@ class Run:
         self.sampler = EpochBatchSampler(self.train_set, data["batch_size"], world.size, world.rank,
                                          shuffle=data["shuffle"], drop_last=data["drop_last"], seed=g["seed"])
         self.state = RunState()
+        self.restored_from: Optional[str] = None  # the checkpoint prefix of a resumed run
         self.static_momentum = static_momentum(config["Optimizer"])
 
     # --- checkpoints -----------------------------------------------------------------------------
@@ -77,6 +78,7 @@ class Run:
 
     def restore(self, prefix: str) -> None:
         model_state, optimizer_state, states = checkpoint.load(prefix)
+        self.restored_from = prefix
         _warn_config_changes(states.get("config") or {}, self.config)
         missing, unexpected = _set_model_state(self.model, model_state)
         if missing or unexpected:
@@ -149,25 +151,33 @@ def summary(run: Run, status: str) -> Dict[str, Any]:
 
 
 def _epochs(run: Run, records: Optional[RunRecords]) -> None:
-    g, ckpt = run.config["Global"], run.config["Checkpoint"]
-    for epoch in range(run.state.epoch, g["epochs"]):
+    g, s = run.config["Global"], run.state
+    if records is not None and run.restored_from and s.epoch > 0 and s.batch_in_epoch == 0:
+        # Resumed from an epoch-end checkpoint: the process may have died between its save and the copies.
+        _epoch_copies(run, records.checkpoint_dir, run.restored_from)
+    for epoch in range(s.epoch, g["epochs"]):
         _train_one_epoch(run, records, epoch)
-        run.state.epoch, run.state.batch_in_epoch = epoch + 1, 0
-        evaluated = (epoch + 1) % g["eval_interval"] == 0 or epoch + 1 == g["epochs"]
-        improved = False
-        if evaluated:
-            improved = _evaluate(run, records, epoch)
+        s.epoch, s.batch_in_epoch = epoch + 1, 0
+        if (epoch + 1) % g["eval_interval"] == 0 or epoch + 1 == g["epochs"]:
+            _evaluate(run, records, epoch)
         if records is not None:
             prefix = os.path.join(records.checkpoint_dir, "latest")
             run.save(prefix, records)
-            if ckpt["save_interval"] and (epoch + 1) % ckpt["save_interval"] == 0:
-                checkpoint.copy(prefix, os.path.join(records.checkpoint_dir, f"epoch_{epoch + 1}"))
-                checkpoint.prune_epochs(records.checkpoint_dir, ckpt["keep_last"])
-            if improved and ckpt["save_best"]:
-                checkpoint.copy(prefix, os.path.join(records.checkpoint_dir, "best_model"))
+            _epoch_copies(run, records.checkpoint_dir, prefix)
 
 
-def _evaluate(run: Run, records: Optional[RunRecords], epoch: int) -> bool:
+def _epoch_copies(run: Run, checkpoint_dir: str, prefix: str) -> None:
+    """``epoch_N`` (every ``save_interval`` epochs, keep-last) and ``best_model`` (when epoch N set the best
+    metric) as copies of the end-of-epoch-N checkpoint ``prefix``. Idempotent."""
+    ckpt, done = run.config["Checkpoint"], run.state.epoch
+    if ckpt["save_interval"] and done % ckpt["save_interval"] == 0:
+        checkpoint.copy(prefix, os.path.join(checkpoint_dir, f"epoch_{done}"))
+        checkpoint.prune_epochs(checkpoint_dir, ckpt["keep_last"])
+    if ckpt["save_best"] and run.state.best_epoch == done:
+        checkpoint.copy(prefix, os.path.join(checkpoint_dir, "best_model"))
+
+
+def _evaluate(run: Run, records: Optional[RunRecords], epoch: int) -> None:
     data = run.config["Data"]
     with run.ema.applied_to(run.model) if run.ema else contextlib.nullcontext():
         metrics = evaluate(run.model, run.val_set, data["eval_batch_size"], run.loss_fn, run.amp, run.world,
@@ -175,14 +185,12 @@ def _evaluate(run: Run, records: Optional[RunRecords], epoch: int) -> bool:
     run.schedule.on_evaluation(metrics)
     s = run.state
     s.last_metric = metrics[METRIC_NAME]
-    improved = s.best_metric is None or s.last_metric > s.best_metric
-    if improved:
+    if s.best_metric is None or s.last_metric > s.best_metric:
         s.best_metric, s.best_epoch = s.last_metric, epoch + 1
     log.info(f"eval epoch {epoch + 1}: loss {metrics['loss']:.4f} {METRIC_NAME} {s.last_metric:.4f} "
              f"(best {s.best_metric:.4f} at epoch {s.best_epoch})")
     if records is not None:
         records.evaluation(epoch + 1, s.global_step, metrics)
-    return improved
 
 
 def _train_one_epoch(run: Run, records: Optional[RunRecords], epoch: int) -> None:

@@ -11,6 +11,8 @@ Usage (a script, so ``paddle.distributed.launch`` can run it too)::
   ``.pdstates.part``, 4 = the second save's ``.pdparams.tmp``, ...);
 * ``checkpoint_commit:n``: right after the n-th save's commit point (``.pdstates.tmp`` renamed),
   before its three files are moved into place;
+* ``checkpoint_copy:n``: before the n-th ``epoch_N`` / ``best_model`` copy of this process, i.e.
+  after the epoch-end ``latest`` was saved;
 * ``eval_batch:n``: during an evaluation, at its n-th batch counted over the process's life;
 * ``train_step:n``: at the start of optimizer step ``n`` (0-based global step, as in the checkpoints).
 
@@ -63,6 +65,14 @@ def install(spec: str) -> None:
         shim = types.ModuleType("os")  # the checkpoint module's view of os, with the hooked rename
         shim.__dict__.update(vars(os), replace=replace)
         checkpoint.os = shim
+    elif point == "checkpoint_copy":
+        original_copy = checkpoint.copy
+
+        def copy(src_prefix, dst_prefix):
+            if nth():
+                _die(f"before the copy to {os.path.basename(dst_prefix)}")
+            original_copy(src_prefix, dst_prefix)
+        checkpoint.copy = copy
     elif point == "eval_batch":
         original_batches = evaluate.iterate_batches
 

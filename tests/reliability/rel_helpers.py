@@ -116,17 +116,22 @@ def assert_same_tree(a, b, where="", skip=frozenset()):
 
 
 def assert_same_run(out_a, out_b):
-    """Two finished runs are the same: final checkpoint (weights, optimizer state incl. moments and slow
-    weights, schedule, EMA, RNG, counters, best metric), CSV tables and metrics.json (timings aside).
-    Returns the number of checkpoint/table bytes compared."""
-    prefix_a, prefix_b = out_a / "checkpoints" / "latest", out_b / "checkpoints" / "latest"
-    model_a, opt_a, states_a = load_checkpoint(prefix_a)
-    model_b, opt_b, states_b = load_checkpoint(prefix_b)
-    assert_same_tree(model_a, model_b, "pdparams")
-    assert_same_tree(opt_a, opt_b, "pdopt")
-    # sizes: pickles of identical values may differ in bytes (Paddle's generated tensor names)
-    assert_same_tree(states_a, states_b, "pdstates", skip=TIMING | {"config", "sizes"})
-    compared = sum(os.path.getsize(str(prefix_a) + s) for s in (".pdparams", ".pdopt", ".pdstates"))
+    """Two finished runs are the same: every checkpoint (``latest``, ``best_model``, ``epoch_N``: weights,
+    optimizer state incl. moments and slow weights, schedule, EMA, RNG, counters, best metric), CSV tables
+    and metrics.json (timings aside). Returns the number of checkpoint/table bytes compared."""
+    names_a, names_b = (sorted(n[:-len(".pdstates")] for n in os.listdir(o / "checkpoints") if n.endswith(".pdstates"))
+                        for o in (out_a, out_b))
+    assert names_a == names_b, (names_a, names_b)
+    compared = 0
+    for name in names_a:
+        prefix_a, prefix_b = out_a / "checkpoints" / name, out_b / "checkpoints" / name
+        model_a, opt_a, states_a = load_checkpoint(prefix_a)
+        model_b, opt_b, states_b = load_checkpoint(prefix_b)
+        assert_same_tree(model_a, model_b, f"{name}.pdparams")
+        assert_same_tree(opt_a, opt_b, f"{name}.pdopt")
+        # sizes: pickles of identical values may differ in bytes (Paddle's generated tensor names)
+        assert_same_tree(states_a, states_b, f"{name}.pdstates", skip=TIMING | {"config", "sizes"})
+        compared += sum(os.path.getsize(str(prefix_a) + s) for s in (".pdparams", ".pdopt", ".pdstates"))
     for name in ("train_log.csv", "eval_log.csv"):
         text_a, text_b = (out_a / name).read_text(), (out_b / name).read_text()
         assert text_a == text_b, name

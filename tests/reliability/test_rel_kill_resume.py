@@ -25,7 +25,8 @@ from rel_helpers import (FAULT_TRAIN, assert_same_run, child_env, fault_train, k
 # 8 optimizer steps per epoch, 3 epochs; latest.* every 3 steps and at every epoch end.
 KILLS = [
     ("checkpoint_write:5", "the 2nd save's .pdopt.tmp written, its .pdstates not yet"),
-    ("eval_batch:2", "in the first evaluation"),
+    ("checkpoint_copy:1", "epoch 1's latest saved, its epoch_1 / best_model copies not made"),
+    ("eval_batch:2", "in the second evaluation"),
     ("checkpoint_commit:2", "2nd save committed, files not yet moved into place"),
     ("train_step:20", "mid-epoch 3, before step 20"),
 ]
@@ -122,3 +123,19 @@ def test_a_corrupt_latest_is_a_clear_error_and_auto_resume_skips_it(suffix, dama
     captured = capsys.readouterr()
     assert "epoch_2" in captured.out + captured.err
     assert_same_run(uninterrupted, out)
+
+
+def test_a_kill_between_the_epoch_end_save_and_its_copies_loses_no_snapshot(tmp_path):
+    """Copies 1-2 are epoch_1 and best_model of epoch 1; the 3rd is epoch_2: the process dies after the
+    final latest was saved and before epoch_2 / best_model were placed. The resumed run places them."""
+    changes = {"Global": {"epochs": 2}, "Checkpoint": {"keep_last": 0}}
+    config_full, full = write_config(tmp_path, "full", changes)
+    assert main(["train", "-c", config_full]) == 0
+    config, out = write_config(tmp_path, "copy", changes)
+    code, log = fault_train(config, "checkpoint_copy:3")
+    assert code == -signal.SIGKILL, log[-3000:]
+    assert not (out / "checkpoints" / "epoch_2.pdstates").exists()
+    code, log = fault_train(config, resume=True)
+    assert code == 0, log[-3000:]
+    assert (out / "checkpoints" / "epoch_2.pdstates").exists()
+    assert_same_run(full, out)
