@@ -7,7 +7,8 @@ and compare everything with an uninterrupted run, bit for bit.
 One reference run is trained without interruption. Then, until the time is up, rounds of the same
 config are trained in a fresh directory; every process of a round is killed with SIGKILL either at a
 deterministic fault point (a checkpoint file written but not committed, a committed checkpoint not yet
-moved into place, a batch of an evaluation, the start of an optimizer step; ``tests/reliability/
+moved into place, an epoch-end checkpoint saved but not yet copied to ``epoch_N``/``best_model``, a batch
+of an evaluation, the start of an optimizer step; ``tests/reliability/
 fault_train.py``) or after a seeded random delay, and the next process resumes with ``--resume``.
 After every kill the newest checkpoint must load; when a round finishes, its final checkpoint
 (weights, optimizer moments, Lookahead slow weights, schedule, EMA, RNG, counters), every ``epoch_N``
@@ -38,13 +39,16 @@ SOAK_CHANGES = {"Global": {"epochs": 8}, "Checkpoint": {"interval_steps": 3, "sa
 
 def one_process(config, resume, rng):
     """Start one trainer process and kill it at a random fault point or delay; ``(how, exit code)``."""
-    kind = rng.choice(["delay", "checkpoint_write", "checkpoint_commit", "eval_batch", "train_step"])
+    kind = rng.choice(["delay", "checkpoint_write", "checkpoint_commit", "checkpoint_copy", "eval_batch",
+                       "train_step"])
     env = child_env()
     env.pop("RELIABILITY_FAULT", None)
     if kind == "checkpoint_write":
         env["RELIABILITY_FAULT"] = f"checkpoint_write:{rng.randint(1, 12)}"
     elif kind == "checkpoint_commit":
         env["RELIABILITY_FAULT"] = f"checkpoint_commit:{rng.randint(1, 4)}"
+    elif kind == "checkpoint_copy":
+        env["RELIABILITY_FAULT"] = f"checkpoint_copy:{rng.randint(1, 6)}"
     elif kind == "eval_batch":
         env["RELIABILITY_FAULT"] = f"eval_batch:{rng.randint(1, 6)}"
     elif kind == "train_step":
