@@ -108,11 +108,20 @@ def found_inf_flag(optimizer) -> bool:
 
 
 def all_finite(tensors) -> bool:
-    """Whether every element of ``tensors`` (e.g. all gradients) is finite: one fused kernel and one
-    host sync, the check ``GradScaler`` runs (``check_finite_and_unscale_`` with scale 1, which leaves
-    the values bitwise unchanged); the same call on Paddle 2.6 and 3.x."""
-    if not tensors:
-        return True
-    one = paddle.ones([1], dtype="float32")
-    _, found_inf = _C_ops.check_finite_and_unscale_(list(tensors), one, paddle.zeros([1], dtype="bool"))
-    return not bool(found_inf)
+    """Whether every element of ``tensors`` (e.g. all gradients) is finite: the check ``GradScaler`` runs
+    (``check_finite_and_unscale_`` with scale 1), one fused kernel and one host sync per dtype; the same
+    call on Paddle 2.6 and 3.x. All finite: the values stay bitwise unchanged. Otherwise the kernel
+    zeroes the tensors, as before GradScaler skips a step: call it on gradients that are then discarded.
+    The kernel takes one dtype at a time (float64 with a float64 scale) and has no float16/bfloat16 CPU
+    version (those are checked through a float32 copy)."""
+    groups = {}
+    for t in tensors:
+        groups.setdefault(t.dtype, []).append(t)
+    for dtype, group in groups.items():
+        if is_low_precision(dtype) and group[0].place.is_cpu_place():
+            group = [t.astype("float32") for t in group]
+        one = paddle.ones([1], dtype="float64" if dtype == paddle.float64 else "float32")
+        _, found_inf = _C_ops.check_finite_and_unscale_(group, one, paddle.zeros([1], dtype="bool"))
+        if bool(found_inf):
+            return False
+    return True
