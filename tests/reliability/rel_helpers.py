@@ -1,4 +1,5 @@
 """Helpers of the reliability tests: small configs, subprocess runs that always end, checkpoint comparison."""
+import contextlib
 import copy
 import json
 import os
@@ -58,10 +59,31 @@ def run_process(cmd, timeout, env=None, cwd=None):
 
 
 def kill_group(proc):
-    try:
+    """SIGKILL ``proc``'s process group and every descendant of ``proc``: ``paddle.distributed.launch``
+    starts each worker in a session of its own, out of the launcher's group."""
+    for pid in descendants(proc.pid) + [proc.pid]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+
+
+def descendants(pid):
+    """Process ids below ``pid`` (children first found through Linux's ``/proc/<pid>/stat``)."""
+    parents = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):  # the process ended meanwhile
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        children = [c for c, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
 
 
 def child_env(**extra):
