@@ -1,6 +1,9 @@
 # zlib before paddle: see paddle_optim/__init__.py (the Paddle 2.6 wheel breaks a later-loaded zlib).
 import zlib  # noqa: F401
 
+import hashlib
+import os
+
 import pytest
 
 
@@ -11,3 +14,23 @@ def _cpu_and_seed():
     paddle.set_device("cpu")
     paddle.seed(2024)
     yield
+
+
+def _snapshot(directory):
+    """Every file under ``directory``: relative path -> (size, mtime_ns, sha1); equal snapshots mean
+    nothing was written, replaced or touched."""
+    files = {}
+    for root, _, names in os.walk(directory):
+        for name in names:
+            path = os.path.join(root, name)
+            with open(path, "rb") as fh:
+                digest = hashlib.sha1(fh.read()).hexdigest()
+            st = os.stat(path)
+            files[os.path.relpath(path, directory)] = (st.st_size, st.st_mtime_ns, digest)
+    return files
+
+
+@pytest.fixture
+def snapshot():
+    """The :func:`_snapshot` function, for tests that prove a failing command left a run untouched."""
+    return _snapshot

@@ -8,7 +8,6 @@ the broken key (or file / option) and what is allowed, raise nothing, and leave 
 earlier run untouched. A few real subprocesses prove the same end to end (no traceback on stderr).
 """
 import contextlib
-import hashlib
 import io
 import os
 import re
@@ -166,19 +165,6 @@ def _path_breakage(draw, config, command):
     return config, [], ["--out", "{REGULAR_FILE}/" + draw(IDENT) + ".png"], "--out"
 
 
-def snapshot(directory):
-    """Every file under ``directory``: relative path -> (size, mtime_ns, sha1)."""
-    files = {}
-    for root, _, names in os.walk(directory):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, "rb") as fh:
-                digest = hashlib.sha1(fh.read()).hexdigest()
-            st_ = os.stat(path)
-            files[os.path.relpath(path, directory)] = (st_.st_size, st_.st_mtime_ns, digest)
-    return files
-
-
 @pytest.fixture(scope="module")
 def earlier_run(tmp_path_factory):
     """A finished run whose files no failing command may touch; and a regular file to put paths under."""
@@ -236,7 +222,7 @@ def assert_clean_failure(code, stderr, key):
 
 
 @pytest.mark.parametrize("command", ["train", "check", "lr-plot"])
-def test_generated_broken_configs_end_with_exit_2_and_one_clear_line(command, earlier_run, tmp_path):
+def test_generated_broken_configs_end_with_exit_2_and_one_clear_line(command, earlier_run, tmp_path, snapshot):
     run_dir, regular_file = str(earlier_run / "run"), str(earlier_run / "a_file")
     before = snapshot(earlier_run)
     seen = []
@@ -260,7 +246,7 @@ def test_generated_broken_configs_end_with_exit_2_and_one_clear_line(command, ea
     ("check", "LRScheduler.name=Cosine", "LRScheduler.name"),
     ("lr-plot", "Global.epochs=0", "Global.epochs"),
 ])
-def test_a_real_process_prints_no_traceback(command, override, key, earlier_run, tmp_path):
+def test_a_real_process_prints_no_traceback(command, override, key, earlier_run, tmp_path, snapshot):
     argv, _ = build_argv(command, (BASE, [override], [], key), str(tmp_path), str(earlier_run / "run"),
                          str(earlier_run / "a_file"))
     before = snapshot(earlier_run)

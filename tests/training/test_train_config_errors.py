@@ -1,7 +1,5 @@
 """Every section's validation errors: exit 2, one line naming the key, no traceback, and the
 output directory of an earlier run untouched."""
-import hashlib
-import os
 
 import pytest
 
@@ -35,16 +33,6 @@ BAD = [  # (override, key named in the error, fragment of the message)
 ]
 
 
-def snapshot(directory):
-    digest = {}
-    for root, _, files in os.walk(directory):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as fh:
-                digest[path] = (os.path.getmtime(path), hashlib.sha1(fh.read()).hexdigest())
-    return digest
-
-
 @pytest.fixture
 def earlier_run(make_config):
     cfg, out = make_config({"Global": {"epochs": 1}})
@@ -52,7 +40,7 @@ def earlier_run(make_config):
     return cfg, out
 
 
-def test_each_bad_value_is_one_line_naming_its_key_and_leaves_the_run_untouched(earlier_run, capsys):
+def test_each_bad_value_is_one_line_naming_its_key_and_leaves_the_run_untouched(earlier_run, capsys, snapshot):
     cfg, out = earlier_run
     before = snapshot(out)
     capsys.readouterr()
