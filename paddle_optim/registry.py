@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .config.schema import Field, Range, did_you_mean, join_key, unknown_name_message, validate_section
+from .config.schema import Field, Range, join_key, unknown_name_message, validate_section
 from .errors import ConfigError
 from .param_groups import (DECAY_STYLES, ClipGradByGlobalNormAcrossGroups, decay_arguments,
                            named_trainable_parameters)

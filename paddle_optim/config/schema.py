@@ -10,7 +10,7 @@ same bounds that are enforced, so message and check cannot disagree.
 import copy
 import difflib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import ConfigError

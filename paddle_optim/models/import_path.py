@@ -6,7 +6,7 @@ the callable's signature, so a misspelled key is an error instead of silently ig
 """
 import importlib
 import inspect
-from typing import Any, Callable, Dict, List, Mapping
+from typing import Any, Callable, List, Mapping
 
 from ..config.schema import did_you_mean
 from ..errors import ConfigError

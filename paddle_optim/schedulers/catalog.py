@@ -13,7 +13,7 @@ cannot tell are tabled here, per argument name:
 """
 import inspect
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional
 
 import paddle.optimizer.lr as paddle_lr
 

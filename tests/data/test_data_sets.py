@@ -7,7 +7,6 @@ import pytest
 from paddle_optim.data import build_datasets, num_train_samples, validate_data_section
 from paddle_optim.data.arrays import ArrayDataset
 from paddle_optim.data.sampler import EpochBatchSampler
-from paddle_optim.errors import ConfigError
 
 
 def resolved(dataset, **data):

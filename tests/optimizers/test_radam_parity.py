@@ -4,7 +4,6 @@ The oracle always runs torch in float64: our float32 run is held to 1e-5 of that
 (torch's own float32 run is not a sharper oracle: with decoupled decay it drifts 1.4e-5 from its
 float64 run on this problem, because 1 - lr*wd = 0.9995 rounds in float32 every step.)
 """
-import numpy as np
 import paddle
 import pytest
 

@@ -5,7 +5,6 @@ import paddle
 import pytest
 
 from paddle_optim import build_optimizer
-from paddle_optim.errors import ConfigError
 from paddle_optim.param_groups import split_decay
 from paddle_optim.registry import (ALIASES, get_spec, list_optimizers, optimizer_names, registry,
                                    validate_optimizer_section)

@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import paddle
-import pytest
 
 from paddle_optim.cli import main
 from paddle_optim.config import load_config
