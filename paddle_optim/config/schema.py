@@ -10,6 +10,7 @@ same bounds that are enforced, so message and check cannot disagree.
 import copy
 import difflib
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -45,6 +46,8 @@ class Range:
     high_inclusive: bool = True
 
     def contains(self, x: float) -> bool:
+        if not math.isfinite(x):  # nan/inf: never a valid setting, whatever the bounds
+            return False
         if self.low is not None and (x < self.low or (x == self.low and not self.low_inclusive)):
             return False
         if self.high is not None and (x > self.high or (x == self.high and not self.high_inclusive)):
@@ -67,14 +70,17 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(x)
 
 
-def check_range(name: str, value: Any, allowed: Range) -> None:
-    """Raise ``ValueError`` naming the argument, the value and the allowed range.
+def check_range(name: str, value: Any, allowed: Range) -> float:
+    """Return ``value`` as a float if ``allowed`` contains it, else raise ``ValueError`` naming the
+    argument, the value and the range (``beta1=1.5 is out of range; allowed: [0, 1)``).
 
-    Used by optimizer constructors (which must raise ``ValueError`` like native ones) and by config
-    validation (which turns it into a :class:`ConfigError` at the right key path).
+    Used by the optimizer constructors, which must raise ``ValueError`` like native ones.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or not allowed.contains(value):
-        raise ValueError(f"Invalid {name}: {value!r}; allowed: {allowed.describe()}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}={value!r} must be a number in {allowed.describe()}")
+    if not allowed.contains(value):
+        raise ValueError(f"{name}={value!r} is out of range; allowed: {allowed.describe()}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,7 @@ class Field:
         if self.choices is not None and value not in self.choices:
             raise ConfigError(key, unknown_name_message("value", value, [str(c) for c in self.choices]))
         if self.range is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value) or not self.range.contains(value):  # nan/inf: never a valid setting
+            if not self.range.contains(value):
                 raise ConfigError(key, f"{value!r} is out of range; allowed: {self.range.describe()}")
         if self.check is not None:
             self.check(value, key)

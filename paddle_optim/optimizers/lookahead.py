@@ -13,7 +13,8 @@ from paddle_optim.optimizers.state import (
     parameter_groups,
     portable_state_dict,
 )
-from paddle_optim.optimizers.validation import check_range
+from paddle_optim.config.schema import check_range
+from paddle_optim.optimizers.validation import BLEND
 
 
 class Lookahead(PortableStateMixin, Optimizer):
@@ -57,7 +58,7 @@ class Lookahead(PortableStateMixin, Optimizer):
                 f"inner_optimizer must be a paddle.optimizer.Optimizer, got "
                 f"{type(inner_optimizer).__name__}"
             )
-        self.alpha = check_range("alpha", alpha, 0.0, 1.0, low_open=True)
+        self.alpha = check_range("alpha", alpha, BLEND)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k={k!r} is out of range; allowed: an integer >= 1")
         self.k = k

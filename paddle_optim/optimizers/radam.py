@@ -15,7 +15,9 @@ from paddle_optim.optimizers.functional import (
     radam_reference,
 )
 from paddle_optim.optimizers.state import PortableStateMixin
-from paddle_optim.optimizers.validation import check_learning_rate, check_parameters, check_range
+from paddle_optim.config.schema import check_range
+from paddle_optim.optimizers.validation import (DECAY_RATE, NON_NEGATIVE, POSITIVE, check_learning_rate,
+                                               check_parameters)
 
 _GROUP_KEYS = ("params", "learning_rate", "weight_decay", "grad_clip")
 
@@ -103,13 +105,12 @@ class RAdam(PortableStateMixin, Optimizer):
                  parameters=None, weight_decay=None, decoupled_weight_decay=False, grad_clip=None,
                  multi_precision=False, name=None, *, use_gc=False, gc_conv_only=False):
         learning_rate = check_learning_rate(learning_rate)
-        beta1 = check_range("beta1", beta1, 0.0, 1.0, high_open=True)
-        beta2 = check_range("beta2", beta2, 0.0, 1.0, high_open=True)
-        epsilon = check_range("epsilon", epsilon, 0.0, float("inf"), low_open=True, high_open=True)
+        beta1 = check_range("beta1", beta1, DECAY_RATE)
+        beta2 = check_range("beta2", beta2, DECAY_RATE)
+        epsilon = check_range("epsilon", epsilon, POSITIVE)
         check_parameters(parameters)
         if isinstance(weight_decay, (int, float)) and not isinstance(weight_decay, bool):
-            weight_decay = check_range("weight_decay", weight_decay, 0.0, float("inf"),
-                                       high_open=True)
+            weight_decay = check_range("weight_decay", weight_decay, NON_NEGATIVE)
         elif weight_decay is not None and not isinstance(weight_decay, L2Decay):
             raise ValueError(
                 f"weight_decay={weight_decay!r}; allowed: None, a float >= 0 or "

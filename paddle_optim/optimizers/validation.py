@@ -1,31 +1,24 @@
 """Constructor checks shared by the optimizers: fail where the mistake is made, name the value."""
-import numbers
-
 from paddle.optimizer.lr import LRScheduler
 
+from ..config.schema import Range, check_range
 
-def check_range(name: str, value, low: float, high: float, *, low_open: bool = False,
-                high_open: bool = False) -> float:
-    """Return ``value`` as a float if it lies in the interval, else raise ``ValueError``.
-
-    The message names the argument, the value and the allowed range, e.g.
-    ``beta1=1.5 is out of range; allowed: [0, 1)``.
-    """
-    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name}={value!r} must be a number in {interval}")
-    above = value > low if low_open else value >= low
-    below = value < high if high_open else value <= high
-    if not (above and below):
-        raise ValueError(f"{name}={value!r} is out of range; allowed: {interval}")
-    return float(value)
+_INF = float("inf")
+#: learning_rate, weight_decay: [0, inf).
+NON_NEGATIVE = Range(0.0, _INF, high_inclusive=False)
+#: epsilon: (0, inf).
+POSITIVE = Range(0.0, _INF, low_inclusive=False, high_inclusive=False)
+#: beta1, beta2: [0, 1).
+DECAY_RATE = Range(0.0, 1.0, high_inclusive=False)
+#: Lookahead's alpha: (0, 1].
+BLEND = Range(0.0, 1.0, low_inclusive=False)
 
 
 def check_learning_rate(learning_rate):
     """A float >= 0 (ints are accepted) or any ``paddle.optimizer.lr.LRScheduler``."""
     if isinstance(learning_rate, LRScheduler):
         return learning_rate
-    return check_range("learning_rate", learning_rate, 0.0, float("inf"), high_open=True)
+    return check_range("learning_rate", learning_rate, NON_NEGATIVE)
 
 
 def check_parameters(parameters) -> None:

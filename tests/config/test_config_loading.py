@@ -40,9 +40,15 @@ def test_all_problems_reported_at_once():
 
 
 def test_check_range_value_error_names_argument():
-    with pytest.raises(ValueError, match=r"Invalid beta1: 1\.5; allowed: \[0, 1\)"):
-        check_range("beta1", 1.5, Range(0, 1, high_inclusive=False))
-    check_range("beta1", 0.0, Range(0, 1, high_inclusive=False))
+    unit = Range(0, 1, high_inclusive=False)
+    with pytest.raises(ValueError, match=r"beta1=1\.5 is out of range; allowed: \[0, 1\)"):
+        check_range("beta1", 1.5, unit)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="out of range"):
+            check_range("beta1", bad, Range(0, None))
+    with pytest.raises(ValueError, match=r"beta1='0\.9' must be a number in \[0, 1\)"):
+        check_range("beta1", "0.9", unit)
+    assert check_range("beta1", 0, unit) == 0.0
 
 
 def test_overrides_are_yaml_typed_and_never_evaluated():
