@@ -29,6 +29,7 @@ from .runs import ENDED, FAILED, read_run, run_status
 
 RUNS_DIR, CELLS_DIR = "runs", "cells"
 POLL_SECONDS = 0.2
+STOP_GRACE_SECONDS = 20  # a terminated trainer still running after this is killed
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,10 @@ def run_jobs(jobs: Sequence[CellJob], config_path: str, parallel: int,
     running: Dict[subprocess.Popen, tuple] = {}  # process -> (job, start time, its log file)
     # `kill PID` (SIGTERM) of compare must not orphan its train processes: treat it like Ctrl-C.
     previous_handler = signal.signal(signal.SIGTERM, _interrupt)
+    # A launcher (some CI runners, init shims) can start us with SIGTERM blocked; the mask is
+    # inherited through exec, and our trainers would inherit it from us. Unblock after the handler
+    # is in place so a signal already pending is delivered to it.
+    previous_mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     try:
         while pending or running:
             while pending and len(running) < parallel:
@@ -139,14 +144,23 @@ def run_jobs(jobs: Sequence[CellJob], config_path: str, parallel: int,
         for proc in running:  # only reached with processes left on an interrupt or error
             proc.terminate()
         for proc, (_, _, log) in running.items():
-            proc.wait()
+            _wait_or_kill(proc)
             log.close()
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
         signal.signal(signal.SIGTERM, previous_handler)
     return statuses
 
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+def _wait_or_kill(proc: subprocess.Popen) -> None:
+    try:
+        proc.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:  # it ignores or blocks SIGTERM: never leave it running
+        proc.kill()
+        proc.wait()
 
 
 def _start(job: CellJob, config_path: str, env: Dict[str, str]):

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -129,11 +130,19 @@ def _processes_mentioning(text):
     return found
 
 
-def test_sigterm_stops_the_running_train_processes(tmp_path):
+def _block_sigterm():
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+# Some launchers (CI runners among them) start processes with SIGTERM blocked, a mask inherited
+# through exec: compare must still stop, and stop its trainers.
+@pytest.mark.parametrize("start_blocked", [False, True], ids=["sigterm-unblocked", "sigterm-blocked-by-launcher"])
+def test_sigterm_stops_the_running_train_processes(tmp_path, start_blocked):
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "paddle_optim", "compare", "-c", QUICKSTART, "--optimizers", "AdamW",
                              "--lr", "0.01,0.02", "--epochs", "30", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
+                            preexec_fn=_block_sigterm if start_blocked else None)
     try:
         log = out / "cells" / "AdamW_lr0.01_seed42.log"
         for _ in range(600):  # until the first cell's trainer has started training
