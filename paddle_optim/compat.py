@@ -21,7 +21,6 @@ __all__ = [
     "adam_",
     "adamw_",
     "merged_adam_",
-    "all_finite",
     "found_inf_flag",
     "has_fused_adam_kernel",
     "is_low_precision",
@@ -105,23 +104,3 @@ def found_inf_flag(optimizer) -> bool:
     flag = bool(found_inf)
     optimizer._set_auxiliary_var("found_inf", flag)
     return flag
-
-
-def all_finite(tensors) -> bool:
-    """Whether every element of ``tensors`` (e.g. all gradients) is finite: the check ``GradScaler`` runs
-    (``check_finite_and_unscale_`` with scale 1), one fused kernel and one host sync per dtype; the same
-    call on Paddle 2.6 and 3.x. All finite: the values stay bitwise unchanged. Otherwise the kernel
-    zeroes the tensors, as before GradScaler skips a step: call it on gradients that are then discarded.
-    The kernel takes one dtype at a time (float64 with a float64 scale) and has no float16/bfloat16 CPU
-    version (those are checked through a float32 copy)."""
-    groups = {}
-    for t in tensors:
-        groups.setdefault(t.dtype, []).append(t)
-    for dtype, group in groups.items():
-        if is_low_precision(dtype) and group[0].place.is_cpu_place():
-            group = [t.astype("float32") for t in group]
-        one = paddle.ones([1], dtype="float64" if dtype == paddle.float64 else "float32")
-        _, found_inf = _C_ops.check_finite_and_unscale_(group, one, paddle.zeros([1], dtype="bool"))
-        if bool(found_inf):
-            return False
-    return True

@@ -76,36 +76,3 @@ def decay_arguments(style: str, named_parameters: Sequence[Tuple[str, Any]], wei
         return {"parameters": params, "lamb_weight_decay": float(weight_decay),
                 "exclude_from_weight_decay_fn": lambda p: id(p) not in decay_ids}
     raise ValueError(f"optimizer decay style {style!r} takes no weight decay")
-
-
-def _global_norm_clip_base():
-    import paddle
-
-    return paddle.nn.ClipGradByGlobalNorm
-
-
-class ClipGradByGlobalNormAcrossGroups(_global_norm_clip_base()):
-    """``paddle.nn.ClipGradByGlobalNorm`` whose norm covers ALL parameter groups of the optimizer.
-
-    Paddle optimizers call ``grad_clip`` once per parameter group, so with the decay / no-decay
-    groups above a plain ``ClipGradByGlobalNorm(c)`` clips each group to ``c`` on its own (the update
-    of two groups can reach ``sqrt(2) * c``). This one computes, once per step, Paddle's own clipping
-    over every parameter's gradient (``g <- g * c / max(||g||, c)`` with the norm over all groups)
-    and hands each group its share.
-
-    Args:
-        clip_norm (float): the maximum global norm.
-        parameters (list): every parameter of the optimizer, in any group.
-    """
-
-    def __init__(self, clip_norm: float, parameters: Sequence[Any]):
-        super().__init__(clip_norm)
-        self._all_parameters = list(parameters)
-        self._pending: Dict[int, Any] = {}
-
-    def _dygraph_clip(self, params_grads):
-        # A parameter missing from the pending results means a new step (or an interrupted one).
-        if any(id(p) not in self._pending for p, _ in params_grads):
-            everything = [(p, p.grad) for p in self._all_parameters if p.grad is not None]
-            self._pending = {id(p): g for p, g in super()._dygraph_clip(everything)}
-        return [(p, self._pending.pop(id(p))) for p, _ in params_grads]

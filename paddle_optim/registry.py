@@ -25,8 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .config.schema import Field, Range, join_key, unknown_name_message, validate_section
 from .errors import ConfigError
-from .param_groups import (DECAY_STYLES, ClipGradByGlobalNormAcrossGroups, decay_arguments,
-                           named_trainable_parameters)
+from .param_groups import DECAY_STYLES, decay_arguments, named_trainable_parameters
 
 # Arguments the trainer fills in itself (from the shared keys above), never taken from the config.
 # Arguments that only take a Python callable (no YAML spelling) are left out too.
@@ -203,13 +202,15 @@ def _validate_grad_clip(raw: Any, path: str) -> Tuple[Optional[Dict[str, Any]], 
 def build_grad_clip(section: Optional[Mapping[str, Any]], parameters: Sequence[Any] = ()):
     """``paddle.nn.ClipGradBy*`` from ``{name: ..., clip_norm|max/min: ...}``, or None.
 
-    ``ClipGradByGlobalNorm`` becomes :class:`~paddle_optim.param_groups.ClipGradByGlobalNormAcrossGroups`
+    ``ClipGradByGlobalNorm`` becomes :class:`~paddle_optim.clipping.ClipGradByGlobalNormAcrossGroups`
     over ``parameters``, so that the norm stays global when decay splits them into groups.
     """
     if not section:
         return None
     args = {k: v for k, v in section.items() if k != "name" and v is not None}
     if section["name"] == "ClipGradByGlobalNorm":
+        from .clipping import ClipGradByGlobalNormAcrossGroups
+
         return ClipGradByGlobalNormAcrossGroups(args["clip_norm"], parameters)
     return _clip_classes()[section["name"]](**args)
 

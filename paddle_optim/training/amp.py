@@ -50,9 +50,12 @@ class Amp:
     def backward(self, loss) -> None:
         self.scaler.scale(loss).backward()
 
-    def unscale(self, optimizer) -> None:
-        """Divide the gradients by the loss scale now (before measuring their norm)."""
+    def unscale(self, optimizer) -> bool:
+        """Divide the gradients by the loss scale now (before measuring their norm); return whether
+        the scaler found an inf/nan (its kernel may zero the gradients, which then look finite)."""
         self.scaler.unscale_(optimizer)
+        # GradScaler keeps its verdict in `_found_inf` (Paddle 2.6 and 3.x); disabled, it is never set.
+        return bool(self.scaler.is_enable() and self.scaler._found_inf.item())
 
     def step(self, optimizer) -> None:
         """Optimizer step; with a float16 scaler it is skipped when a gradient is inf/nan."""

@@ -11,7 +11,7 @@ from typing import Any, Dict, Mapping, Optional
 
 import paddle
 
-from ..compat import all_finite
+from ..clipping import ClipGradByGlobalNormAcrossGroups, global_norm
 from ..data import build_datasets
 from ..data.loader import iterate_batches
 from ..data.sampler import EpochBatchSampler
@@ -58,6 +58,8 @@ class Run:
         self.amp = Amp(config["AMP"], world.device)
         self.model, self.optimizer = self.amp.decorate(self.model, optimizer)
         self.schedule.attach(self.optimizer)
+        self.parameters = self.model.parameters()  # once: parameters() walks the layer tree
+        self.clip = _global_norm_clip(self.optimizer)
         ema = config["EMA"]
         self.ema = ModelEMA(self.model, ema["decay"], ema["warmup"]) if ema["enable"] else None
         self.loss_fn = paddle.nn.CrossEntropyLoss(label_smoothing=config["Loss"]["label_smoothing"])
@@ -108,6 +110,12 @@ def _set_model_state(model, state: Dict[str, Any]):
     return missing, unexpected
 
 
+def _global_norm_clip(optimizer) -> Optional[ClipGradByGlobalNormAcrossGroups]:
+    """The optimizer's global-norm clip (the inner optimizer's for Lookahead / Ranger), or None."""
+    clip = getattr(getattr(optimizer, "inner_optimizer", optimizer), "_grad_clip", None)
+    return clip if isinstance(clip, ClipGradByGlobalNormAcrossGroups) else None
+
+
 def _warn_config_changes(saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:
     from .records import flatten_config
 
@@ -115,13 +123,6 @@ def _warn_config_changes(saved: Mapping[str, Any], current: Mapping[str, Any]) -
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     if changed:
         log.warning("resuming with a config that differs from the checkpoint's at: " + ", ".join(changed[:10]))
-
-
-def global_grad_norm(parameters) -> float:
-    """L2 norm of all gradients together (before clipping), as ``ClipGradByGlobalNorm`` measures it."""
-    grads = [p.grad for p in parameters if p.grad is not None]
-    squares = [paddle.sum(paddle.square(g if g.dtype == paddle.float32 else g.astype("float32"))) for g in grads]
-    return float(paddle.sqrt(paddle.add_n(squares))) if squares else 0.0
 
 
 def train(run: Run, records: Optional[RunRecords]) -> Dict[str, Any]:
@@ -237,13 +238,14 @@ def _optimizer_steps(run: Run, records: Optional[RunRecords], epoch: int, progre
     # The interval's loss sum lives in the saved RunState (a resumed run logs the same means);
     # its sample count and start time only feed samples/s.
     interval = {"samples": 0, "start": time.perf_counter()}
-    for b, (x, y) in enumerate(iterate_batches(run.train_set, run.sampler, data["num_workers"]), s.batch_in_epoch):
+    first = s.batch_in_epoch
+    for b, (x, y) in enumerate(iterate_batches(run.train_set, run.sampler, data["num_workers"]), first):
         # Micro-batches form windows of `accumulate` from the epoch start; the last one may be shorter.
         window_start = b - b % accumulate
         window_len = min(accumulate, num_batches - window_start)
         last_in_window = b == window_start + window_len - 1
-        if b == window_start:
-            seed_step(g["seed"], world.rank, s.global_step)
+        if b == window_start and (b == first or (interval_steps and s.global_step % interval_steps == 0)):
+            seed_step(g["seed"], world.rank, s.global_step)  # where a run can resume (epoch start, latest)
         with run.amp.autocast():
             loss = run.loss_fn(run.net(x), y)
         loss_value = loss.item()  # the one host sync per micro-batch (the non-finite check needs it)
@@ -267,11 +269,12 @@ def _optimizer_steps(run: Run, records: Optional[RunRecords], epoch: int, progre
         grad_norm = None
         if window_bad:
             _skip_step(run, epoch, "loss")
-        elif not _gradients_finite(run):
+        elif not math.isfinite(grad_norm := _gradient_norm(run)):
             run.amp.skip()  # GradScaler: unscale_ saw the inf; lower the loss scale
             _skip_step(run, epoch, "gradient")
+            grad_norm = None
         else:
-            grad_norm = _optimizer_step(run, measure_grad_norm=log_now)
+            _optimizer_step(run)
             s.log_loss_sum += sum(window_losses) / len(window_losses)
             s.log_loss_steps += 1
             run.schedule.step()  # a skipped step leaves the schedule where it was, like everything else
@@ -294,12 +297,15 @@ def _optimizer_steps(run: Run, records: Optional[RunRecords], epoch: int, progre
             yield
 
 
-def _gradients_finite(run: Run) -> bool:
-    """Whether every gradient is finite (after unscaling, with AMP). A finite loss can still have
-    NaN/Inf gradients (an overflow in backward, a user op); they must not reach the weights.
-    The gradients are already all-reduced here, so every process takes the same branch."""
-    run.amp.unscale(run.optimizer)
-    return all_finite([p.grad for p in run.model.parameters() if p.grad is not None])
+def _gradient_norm(run: Run) -> float:
+    """The global gradient norm after unscaling (AMP); not finite when a gradient is not (a finite
+    loss can still have NaN/Inf gradients: an overflow in backward, a user op), and then the step is
+    skipped. The gradients are all-reduced already, so every process takes the same branch."""
+    if run.amp.unscale(run.optimizer):
+        return math.inf
+    if run.clip is not None:
+        return run.clip.measure()  # measured once: the step's clipping reuses it
+    return global_norm([g for p in run.parameters if (g := p.grad) is not None])
 
 
 def _skip_step(run: Run, epoch: int, what: str) -> None:
@@ -318,17 +324,13 @@ def _skip_step(run: Run, epoch: int, what: str) -> None:
             f"add warmup or grad_clip. The last good checkpoint is kept in {g['output_dir']}/checkpoints")
 
 
-def _optimizer_step(run: Run, measure_grad_norm: bool) -> Optional[float]:
-    """Unscale (AMP) and measure the gradient norm when asked, step (clipping is inside), EMA."""
-    grad_norm = None
-    if measure_grad_norm:  # the gradients are unscaled already (_gradients_finite)
-        grad_norm = global_grad_norm(run.model.parameters())
+def _optimizer_step(run: Run) -> None:
+    """Step (clipping is inside the optimizer), EMA."""
     run.amp.step(run.optimizer)
     run.optimizer.clear_grad()
     if run.ema is not None:
         run.ema.update(run.model)
     run.state.nonfinite_in_row = 0
-    return grad_norm
 
 
 def _log_interval(records: Optional[RunRecords], s: RunState, epoch: int, interval: Dict[str, float],

@@ -14,7 +14,8 @@ Usage (a script, so ``paddle.distributed.launch`` can run it too)::
 * ``checkpoint_copy:n``: before the n-th ``epoch_N`` / ``best_model`` copy of this process, i.e.
   after the epoch-end ``latest`` was saved;
 * ``eval_batch:n``: during an evaluation, at its n-th batch counted over the process's life;
-* ``train_step:n``: at the start of optimizer step ``n`` (0-based global step, as in the checkpoints).
+* ``train_step:n``: during optimizer step ``n`` (0-based global step, as in the checkpoints), after its
+  backward, before anything is updated.
 
 Unset: plain ``paddle-optim train``. The hooks wrap the trainer's own functions in this process only;
 nothing of Paddle is replaced. ``started`` is printed (flushed) when imports are done, so a parent that
@@ -83,13 +84,13 @@ def install(spec: str) -> None:
                 yield batch
         evaluate.iterate_batches = iterate_batches
     elif point == "train_step":
-        original_seed_step = loop.seed_step
+        original_gradient_norm = loop._gradient_norm
 
-        def seed_step(seed, rank, global_step):
-            if global_step == n:
-                _die(f"optimizer step {global_step}")
-            original_seed_step(seed, rank, global_step)
-        loop.seed_step = seed_step
+        def gradient_norm(run):
+            if run.state.global_step == n:
+                _die(f"optimizer step {run.state.global_step}")
+            return original_gradient_norm(run)
+        loop._gradient_norm = gradient_norm
     else:
         raise SystemExit(f"unknown RELIABILITY_FAULT point '{point}'")
 

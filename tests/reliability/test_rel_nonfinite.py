@@ -9,12 +9,14 @@ scaler disabled: the scaler's own inf check needs a GPU, see the README).
 """
 import json
 import logging
+import math
 
 import numpy as np
 import pytest
 
 import rel_faulty
 from paddle_optim.cli import main
+from paddle_optim.clipping import global_norm
 from paddle_optim.optimizers.state import portable_state_dict
 from paddle_optim.training.distributed import World
 from paddle_optim.training.loop import Run, train
@@ -94,18 +96,27 @@ def test_too_many_in_a_row_stop_cleanly_and_keep_the_last_good_checkpoint(kind, 
 @pytest.mark.parametrize("dtypes,bad", [
     ((), None), (("float32",), None), (("float32", "float64"), None),
     (("float32", "float64"), (0, float("nan"))), (("float32", "float64"), (1, float("inf"))),
-    (("float64", "float16", "float32"), (1, float("-inf"))), (("float16",), None),
+    (("float64", "float16", "float32"), (1, float("-inf"))), (("float16",), None), (("float16",), (0, float("nan"))),
 ])
-def test_all_finite_checks_every_tensor_of_every_dtype(dtypes, bad):
-    from paddle_optim.compat import all_finite
-
+def test_the_global_gradient_norm_is_exact_and_not_finite_for_any_bad_value(dtypes, bad):
+    """The trainer's per-step non-finite test is this norm: every tensor and dtype counts."""
     import paddle
 
-    arrays = [np.linspace(-3, 3, 7).astype(d) for d in dtypes]
+    arrays = [np.linspace(-3, 3, 7).astype(d) * (i + 1) for i, d in enumerate(dtypes)]
     if bad is not None:
         arrays[bad[0]][3] = bad[1]
     tensors = [paddle.to_tensor(a) for a in arrays]
-    assert all_finite(tensors) is (bad is None)
-    if bad is None:  # scale 1: finite values bitwise unchanged
-        for a, t in zip(arrays, tensors):
-            np.testing.assert_array_equal(t.numpy(), a)
+    norm = global_norm(tensors)
+    if bad is not None:
+        assert not math.isfinite(norm)
+    else:
+        expected = math.sqrt(sum(float(np.sum(a.astype("float64") ** 2)) for a in arrays))
+        assert norm == pytest.approx(expected, rel=1e-6)
+    for a, t in zip(arrays, tensors):  # measured, not modified
+        np.testing.assert_array_equal(t.numpy(), a)
+
+
+def test_a_float16_gradient_beyond_256_does_not_overflow_the_norm():
+    import paddle
+
+    assert global_norm([paddle.to_tensor(np.full([4], 300.0, dtype="float16"))]) == pytest.approx(600.0)
