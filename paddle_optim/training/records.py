@@ -11,10 +11,11 @@
 ``config.yaml``     the resolved config
 ==================  ===============================================================================
 
-On resume the CSV files keep only the rows up to the checkpoint's step, so a run that was killed
-and resumed leaves the same tables as one that never stopped.
+On resume the CSV files and the VisualDL records keep only what is up to the checkpoint's step, so
+a run that was killed and resumed leaves the same tables and curves as one that never stopped.
 """
 import csv
+import glob
 import json
 import logging
 import os
@@ -115,13 +116,22 @@ class VisualDL:
 
     WRITE_SECONDS = 10.0
 
-    def __init__(self, logdir: str):
+    def __init__(self, logdir: str, resume_step: Optional[int] = None):
         from visualdl import LogWriter
 
-        # VisualDL's thread flushes to disk every 30 s or 1000 records.
-        self.writer = LogWriter(logdir=logdir, max_queue=1000, flush_secs=30)
-        self._pending: List[tuple] = []
+        earlier = sorted(glob.glob(os.path.join(logdir, "vdlrecords.*"))) if resume_step is not None else []
+        self._pending: List[tuple] = [point for path in earlier for point in _scalars_up_to(path, resume_step)]
+        # A name of our own: VisualDL's default (the second) would append to an earlier run's file.
+        # Its thread flushes to disk every 30 s or 1000 records.
+        self.writer = LogWriter(logdir=logdir, max_queue=1000, flush_secs=30,
+                                file_name=f"vdlrecords.{time.time_ns()}.log")
         self._written = time.monotonic()
+        if earlier:
+            # A resumed run replays the steps after its checkpoint: the earlier files' points up to
+            # the checkpoint move into this run's file, so that VisualDL shows every step once.
+            self.flush()
+            for path in earlier:
+                os.remove(path)
 
     def scalars(self, values: Mapping[str, Optional[float]], step: int) -> None:
         self._pending.extend((tag, float(value), step) for tag, value in values.items() if value is not None)
@@ -129,8 +139,8 @@ class VisualDL:
             self._write()
 
     def _write(self) -> None:
-        for tag, value, step in self._pending:
-            self.writer.add_scalar(tag=tag, value=value, step=step)
+        for tag, value, step, *walltime in self._pending:
+            self.writer.add_scalar(tag=tag, value=value, step=step, walltime=walltime[0] if walltime else None)
         self._pending = []
         self._written = time.monotonic()
 
@@ -147,6 +157,19 @@ class VisualDL:
     def close(self) -> None:
         self._write()
         self.writer.close()
+
+
+def _scalars_up_to(path: str, last_step: int) -> List[tuple]:
+    """``(tag, value, step, walltime)`` of the scalars in a VisualDL file with ``step <= last_step``."""
+    from visualdl import LogReader
+
+    try:
+        reader = LogReader(file_path=path)
+        return [(tag, r.value, r.id, r.timestamp) for tag in reader.get_tags().get("scalar", [])
+                for r in reader.get_data("scalar", tag) if r.id <= last_step]
+    except Exception as err:  # VisualDL's reader raises many types; a damaged log must not stop a resume
+        log.warning(f"VisualDL records in {path} could not be read ({err}); they are dropped")
+        return []
 
 
 def flatten_config(config: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
@@ -217,7 +240,7 @@ class RunRecords:
             yaml.safe_dump(dict(config), fh, sort_keys=False)
         self.train_csv = CsvLog(os.path.join(output_dir, "train_log.csv"), TRAIN_COLUMNS, resume_step)
         self.eval_csv = CsvLog(os.path.join(output_dir, "eval_log.csv"), EVAL_COLUMNS, resume_step)
-        self.vdl = VisualDL(os.path.join(output_dir, "vdl"))
+        self.vdl = VisualDL(os.path.join(output_dir, "vdl"), resume_step)
         self.vdl.hyperparameters(config, ["eval/top1", "eval/loss"])
 
     def training(self, step: int, epoch: int, values: Mapping[str, Optional[float]]) -> None:

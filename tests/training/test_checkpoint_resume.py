@@ -144,3 +144,34 @@ def test_resume_accepts_every_way_of_naming_a_checkpoint(tmp_path):
     assert find_resume("auto", str(tmp_path / "empty")) is None  # killed before the first checkpoint
     with pytest.raises(UserError, match="no checkpoint at"):
         find_resume(str(tmp_path / "empty"), "elsewhere")
+
+
+def _vdl_points(logdir):
+    from visualdl import LogReader
+
+    points = []
+    for path in sorted(logdir.glob("vdlrecords.*")):
+        reader = LogReader(file_path=str(path))
+        points += [(tag, r.id, r.value) for tag in reader.get_tags().get("scalar", [])
+                   for r in reader.get_data("scalar", tag)]
+    return sorted(points)
+
+
+@pytest.mark.parametrize("pause", [0.0, 1.1])  # resumed in the same second (same file name) or later
+def test_a_resumed_run_shows_every_step_once_in_visualdl(tmp_path, pause):
+    from paddle_optim.training.records import VisualDL
+
+    first = VisualDL(str(tmp_path))
+    for step in range(1, 11):  # the killed run got to step 10; its checkpoint is at step 6
+        first.scalars({"train/lr": 0.1 * step, "train/loss": 1.0 / step}, step)
+    first.close()
+    time.sleep(pause)
+    resumed = VisualDL(str(tmp_path), resume_step=6)
+    for step in range(7, 13):
+        resumed.scalars({"train/lr": 0.1 * step, "train/loss": 1.0 / step}, step)
+    resumed.close()
+    points = _vdl_points(tmp_path)
+    assert [(tag, step) for tag, step, _ in points] == [(tag, s) for tag in ("train/loss", "train/lr") for s in range(1, 13)]
+    lr = {step: value for tag, step, value in points if tag == "train/lr"}
+    assert lr[3] == pytest.approx(0.3) and lr[12] == pytest.approx(1.2)
+    assert len(list(tmp_path.glob("vdlrecords.*"))) == 1
