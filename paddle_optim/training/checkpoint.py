@@ -7,8 +7,9 @@
 * ``.pdopt``: the optimizer state, keyed by parameter position
   (:func:`paddle_optim.optimizers.state.portable_state_dict`: moments, Lookahead slow weights, ...);
 * ``.pdstates``: everything else needed to continue bit-for-bit (epoch and position in it, global
-  step, schedules, GradScaler, EMA, RNG states, best metric, the resolved config) plus the sizes of
-  the two other files.
+  step, schedules, GradScaler, EMA, RNG states, best metric, the resolved config) plus the sizes and
+  SHA-256 digests of the two other files (a flipped bit that keeps a file's size and pickle
+  structure is caught too; hashing costs about a second per GB, at save and at load).
 
 Writing is a small redo log, so that a process killed at ANY point leaves a complete checkpoint:
 
@@ -20,6 +21,7 @@ Before reading (and before the next write) :func:`recover` finishes an interrupt
 ``.pdstates.tmp`` exists, and otherwise deletes the leftovers of an uncommitted write, so the
 previous ``P.*`` stay intact.
 """
+import hashlib
 import logging
 import os
 import pickle
@@ -46,6 +48,14 @@ def _save(obj: Any, path: str) -> None:
     _fsync_file(path)
 
 
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def recover(prefix: str) -> None:
     """Bring ``prefix.*`` to a complete state after an interrupted :func:`save`."""
     if os.path.exists(prefix + ".pdstates.tmp"):  # committed: finish moving into place
@@ -64,7 +74,8 @@ def save(prefix: str, model_state: Dict[str, Any], optimizer_state: Dict[str, An
     _save(model_state, prefix + ".pdparams.tmp")
     _save(optimizer_state, prefix + ".pdopt.tmp")
     states = dict(states, format=FORMAT_VERSION,
-                  sizes={s: os.path.getsize(prefix + s + ".tmp") for s in SUFFIXES[:2]})
+                  sizes={s: os.path.getsize(prefix + s + ".tmp") for s in SUFFIXES[:2]},
+                  sha256={s: _sha256(prefix + s + ".tmp") for s in SUFFIXES[:2]})
     _save(states, prefix + ".pdstates.part")
     os.replace(prefix + ".pdstates.part", prefix + ".pdstates.tmp")
     for suffix in SUFFIXES:
@@ -118,6 +129,10 @@ def load(prefix: str) -> Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Any]]:
         actual = os.path.getsize(prefix + suffix)
         if actual != size:
             raise UserError(f"checkpoint file {prefix}{suffix} is corrupt: {actual} bytes, expected {size}")
+    for suffix, expected in states.get("sha256", {}).items():  # absent in checkpoints of earlier versions
+        if _sha256(prefix + suffix) != expected:
+            raise UserError(f"checkpoint file {prefix}{suffix} is corrupt: its SHA-256 differs from the one "
+                            "recorded when it was saved")
     model_state = _load_file(prefix + ".pdparams")
     optimizer_state = _load_file(prefix + ".pdopt")
     if not isinstance(model_state, dict) or not isinstance(optimizer_state, dict):

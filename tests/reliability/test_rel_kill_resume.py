@@ -104,8 +104,18 @@ def garbage(path):
         fh.write(b"\x80\x04not a pickle at all")
 
 
+def flip_a_byte(path):
+    """Same size, same pickle structure: one byte of tensor data in the middle of the file inverted."""
+    with open(path, "r+b") as fh:
+        fh.seek(os.path.getsize(path) // 2)
+        byte = fh.read(1)
+        fh.seek(-1, os.SEEK_CUR)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+
+
 @pytest.mark.parametrize("suffix,damage", [(".pdparams", truncate), (".pdopt", truncate), (".pdstates", garbage),
-                                           (".pdstates", truncate)])
+                                           (".pdstates", truncate), (".pdparams", flip_a_byte),
+                                           (".pdopt", flip_a_byte)])
 def test_a_corrupt_latest_is_a_clear_error_and_auto_resume_skips_it(suffix, damage, killed_with_snapshots,
                                                                    uninterrupted, tmp_path, capsys):
     config_src, out_src = killed_with_snapshots
