@@ -134,13 +134,14 @@ class VisualDL:
                 os.remove(path)
 
     def scalars(self, values: Mapping[str, Optional[float]], step: int) -> None:
-        self._pending.extend((tag, float(value), step) for tag, value in values.items() if value is not None)
+        walltime = round(time.time() * 1000)  # VisualDL's unit; taken now, not when the batch is written
+        self._pending.extend((tag, float(value), step, walltime) for tag, value in values.items() if value is not None)
         if time.monotonic() - self._written >= self.WRITE_SECONDS:
             self._write()
 
     def _write(self) -> None:
-        for tag, value, step, *walltime in self._pending:
-            self.writer.add_scalar(tag=tag, value=value, step=step, walltime=walltime[0] if walltime else None)
+        for tag, value, step, walltime in self._pending:
+            self.writer.add_scalar(tag=tag, value=value, step=step, walltime=walltime)
         self._pending = []
         self._written = time.monotonic()
 

@@ -175,3 +175,18 @@ def test_a_resumed_run_shows_every_step_once_in_visualdl(tmp_path, pause):
     lr = {step: value for tag, step, value in points if tag == "train/lr"}
     assert lr[3] == pytest.approx(0.3) and lr[12] == pytest.approx(1.2)
     assert len(list(tmp_path.glob("vdlrecords.*"))) == 1
+
+
+def test_visualdl_points_keep_the_time_they_were_logged_not_when_their_batch_is_written(tmp_path):
+    from visualdl import LogReader
+
+    from paddle_optim.training.records import VisualDL
+
+    vdl = VisualDL(str(tmp_path))
+    vdl.scalars({"train/lr": 0.1}, 1)
+    logged_by = time.time() * 1000
+    time.sleep(0.3)
+    vdl.close()  # the batch is written now
+    reader = LogReader(file_path=str(next(tmp_path.glob("vdlrecords.*"))))
+    (record,) = reader.get_data("scalar", "train/lr")
+    assert record.timestamp <= logged_by + 1
