@@ -64,7 +64,7 @@ class ClipGradByGlobalNormAcrossGroups(paddle.nn.ClipGradByGlobalNorm):
         """The global norm of the gradients of EVERY parameter now (``need_clip=False`` ones too; one
         host read). The next ``step()`` clips with this measurement: call it after any change to the
         gradients (unscaling) and before the step; a later call replaces it."""
-        grads = [(p, g) for p in self._all_parameters if (g := p.grad) is not None]
+        grads = self._grads()
         total = squared_norm([g for _, g in grads])
         clipped = [g for p, g in grads if _needs_clip(p)]
         self._measured = total if len(clipped) == len(grads) else squared_norm(clipped)
@@ -76,8 +76,11 @@ class ClipGradByGlobalNormAcrossGroups(paddle.nn.ClipGradByGlobalNorm):
             self._pending = {id(p): g for p, g in self._clip_all()}
         return [(p, self._pending.pop(id(p))) for p, _ in params_grads]
 
+    def _grads(self):
+        return [(p, g) for p in self._all_parameters if (g := p.grad) is not None]
+
     def _clip_all(self):
-        grads = [(p, g) for p in self._all_parameters if (g := p.grad) is not None]
+        grads = self._grads()
         squared, self._measured = self._measured, None
         if any(g.is_selected_rows() for _, g in grads):  # sparse gradients: Paddle's own path merges them
             return super()._dygraph_clip(grads)
