@@ -37,22 +37,18 @@ from rel_helpers import (FAULT_TRAIN, RESUME_CONFIG, assert_same_run, child_env,
 SOAK_CHANGES = {"Global": {"epochs": 8}, "Checkpoint": {"interval_steps": 3, "save_interval": 1, "keep_last": 0}}
 
 
+# Fault points of tests/reliability/fault_train.py and the highest n each can reach in a soak run.
+FAULT_COUNTS = {"checkpoint_write": 12, "checkpoint_commit": 4, "checkpoint_copy": 6, "eval_batch": 6,
+                "train_step": 63}
+
+
 def one_process(config, resume, rng):
     """Start one trainer process and kill it at a random fault point or delay; ``(how, exit code)``."""
-    kind = rng.choice(["delay", "checkpoint_write", "checkpoint_commit", "checkpoint_copy", "eval_batch",
-                       "train_step"])
+    kind = rng.choice(["delay", *FAULT_COUNTS])
     env = child_env()
     env.pop("RELIABILITY_FAULT", None)
-    if kind == "checkpoint_write":
-        env["RELIABILITY_FAULT"] = f"checkpoint_write:{rng.randint(1, 12)}"
-    elif kind == "checkpoint_commit":
-        env["RELIABILITY_FAULT"] = f"checkpoint_commit:{rng.randint(1, 4)}"
-    elif kind == "checkpoint_copy":
-        env["RELIABILITY_FAULT"] = f"checkpoint_copy:{rng.randint(1, 6)}"
-    elif kind == "eval_batch":
-        env["RELIABILITY_FAULT"] = f"eval_batch:{rng.randint(1, 6)}"
-    elif kind == "train_step":
-        env["RELIABILITY_FAULT"] = f"train_step:{rng.randint(1, 63)}"
+    if kind != "delay":
+        env["RELIABILITY_FAULT"] = f"{kind}:{rng.randint(1, FAULT_COUNTS[kind])}"
     cmd = [sys.executable, FAULT_TRAIN, "-c", config] + (["--resume"] if resume else [])
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                             start_new_session=True)

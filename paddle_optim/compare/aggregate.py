@@ -97,7 +97,7 @@ class Setting:
     learning_rate: float
     runs: List[RunResult] = field(default_factory=list)
 
-    def _finished(self) -> List[RunResult]:
+    def finished(self) -> List[RunResult]:
         return [r for r in self.runs if r.status == FINISHED]
 
     def count(self, status: str) -> int:
@@ -110,19 +110,19 @@ class Setting:
 
     @property
     def final(self) -> Stat:
-        return Stat.of(r.record.number("final_metric") for r in self._finished())
+        return Stat.of(r.record.number("final_metric") for r in self.finished())
 
     @property
     def best(self) -> Stat:
-        return Stat.of(r.record.number("best_metric") for r in self._finished())
+        return Stat.of(r.record.number("best_metric") for r in self.finished())
 
     @property
     def steps_to_target(self) -> Stat:
-        return Stat.of(r.steps_to_target for r in self._finished())
+        return Stat.of(r.steps_to_target for r in self.finished())
 
     @property
     def seconds_to_target(self) -> Stat:
-        return Stat.of(r.seconds_to_target for r in self._finished())
+        return Stat.of(r.seconds_to_target for r in self.finished())
 
     @property
     def nonfinite_steps(self) -> int:

@@ -11,7 +11,7 @@ from .aggregate import RunResult
 from .plots import write_plots
 from .report import best_table, write_results
 from .runner import make_job, run_jobs
-from .runs import FINISHED, read_run
+from .runs import FINISHED
 
 
 def compare_command(args) -> int:
@@ -35,9 +35,8 @@ def compare_command(args) -> int:
             for cell in cells]
     print(f"compare: {len(jobs)} runs ({len(set(c.optimizer for c in cells))} optimizers), "
           f"{args.jobs} at a time, into {os.path.abspath(args.out)}", flush=True)
-    run_jobs(jobs, args.config, args.jobs, echo=lambda line: print(line, flush=True), ranks_per_job=args.nproc or 1)
-
-    records = {job.cell: read_run(job.run_dir) for job in jobs}
+    records = run_jobs(jobs, args.config, args.jobs, echo=lambda line: print(line, flush=True),
+                       ranks_per_job=args.nproc or 1)
     target = args.target if args.target is not None else aggregate.default_target(records.values())
     results = [RunResult(job.cell, job.run_dir, records[job.cell], target) for job in jobs]
     settings = aggregate.group_settings(results)
@@ -48,7 +47,7 @@ def compare_command(args) -> int:
                f"{aggregate.DEFAULT_TARGET_FRACTION:g} x the best {metric} of any run"}
     paths = list(write_results(args.out, results, settings, target, context).values())
     paths += write_plots(args.out, settings, metric)
-    print("\n".join(best_table(settings, metric, any(c.scheduler != grid.CONFIG_SCHEDULER for c in cells))))
+    print("\n".join(best_table(settings, metric)))
     print("wrote " + ", ".join(paths))
     return 0 if any(r.status == FINISHED for r in results) else 1
 
@@ -85,7 +84,7 @@ def validate_cells(base: Dict[str, Any], overrides: Dict[grid.Cell, List[str]], 
     warnings: List[str] = []
     steps_per_epoch: Optional[int] = None
     for cell, cell_overrides in overrides.items():
-        label = f"{_label(cell)} lr {cell.learning_rate:g}"
+        label = f"{grid.setting_label(cell.optimizer, cell.scheduler)} lr {cell.learning_rate:g}"
         if label in found:  # seeds do not change the config's validity
             continue
         try:
@@ -101,10 +100,6 @@ def validate_cells(base: Dict[str, Any], overrides: Dict[grid.Cell, List[str]], 
     if problems:
         raise UserError(problems)
     return warnings
-
-
-def _label(cell: grid.Cell) -> str:
-    return cell.optimizer if cell.scheduler == grid.CONFIG_SCHEDULER else f"{cell.optimizer} + {cell.scheduler}"
 
 
 def reproduce_command(args) -> str:

@@ -59,6 +59,11 @@ class Cell:
         return asdict(self)
 
 
+def setting_label(optimizer: str, scheduler: str) -> str:
+    """``AdamW``, or ``AdamW + OneCycleLR`` when the cell overrides the config's scheduler."""
+    return optimizer if scheduler == CONFIG_SCHEDULER else f"{optimizer} + {scheduler}"
+
+
 def parse_names(text: Optional[str], option: str) -> List[str]:
     """``"Momentum, AdamW"`` -> ``["Momentum", "AdamW"]``; empty items and repeats are errors."""
     names = [item.strip() for item in (text or "").split(",")]

@@ -16,8 +16,7 @@ import numpy as np
 
 from . import aggregate
 from .aggregate import Setting
-from .grid import CONFIG_SCHEDULER
-from .runs import FINISHED
+from .grid import setting_label
 
 SENSITIVITY_PNG, LOSS_PNG, SCHEDULES_PNG = "sensitivity.png", "loss_curves.png", "schedules.png"
 
@@ -47,8 +46,7 @@ def write_plots(out_dir: str, settings: Sequence[Setting], metric: str) -> List[
 
 
 def _label(key: Tuple[str, str], setting: Optional[Setting] = None) -> str:
-    optimizer, scheduler = key
-    text = optimizer if scheduler == CONFIG_SCHEDULER else f"{optimizer} + {scheduler}"
+    text = setting_label(*key)
     return f"{text} (lr {setting.learning_rate:g})" if setting is not None else text
 
 
@@ -73,7 +71,7 @@ def _sensitivity(axes, groups: Dict[Tuple[str, str], List[Setting]], metric: str
 
 def _curves(axes, best: Dict[Tuple[str, str], Setting], metric: str) -> None:
     for key, setting in best.items():
-        finished = [r.record for r in setting.runs if r.status == FINISHED]
+        finished = [r.record for r in setting.finished()]
         for ax, log, column in ((axes[0], "train_log", "loss"), (axes[1], "eval_log", "metric")):
             step, mean, std = _mean_curve([getattr(rec, log) for rec in finished], column)
             if step.size:
@@ -92,7 +90,7 @@ def _curves(axes, best: Dict[Tuple[str, str], Setting], metric: str) -> None:
 
 def _schedules(axes, best: Dict[Tuple[str, str], Setting]) -> None:
     for key, setting in best.items():
-        finished = [r.record for r in setting.runs if r.status == FINISHED]
+        finished = [r.record for r in setting.finished()]
         if not finished:
             continue
         log = finished[0].train_log  # every seed of a setting uses the same schedule

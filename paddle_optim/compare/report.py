@@ -42,7 +42,6 @@ def write_results(out_dir: str, results: Sequence[RunResult], settings: Sequence
 def render_report(settings: Sequence[Setting], target: float, context: Mapping[str, Any]) -> str:
     """The Markdown report: context, the per-setting table, the best settings, definitions, plots."""
     metric = context.get("metric_name") or "metric"
-    show_scheduler = any(s.scheduler != CONFIG_SCHEDULER for s in settings)
     lines = ["# paddle-optim compare", ""]
     lines += [f"- command: `{context['command']}`" if context.get("command") else None,
               f"- base config: `{context.get('config', '')}`; seeds per setting: {context.get('seeds', '')}",
@@ -51,9 +50,9 @@ def render_report(settings: Sequence[Setting], target: float, context: Mapping[s
               f"- runs: {_status_counts(settings)}", ""]
     lines += ["## Every optimizer x learning rate", "",
               "Mean ± std over the seeds that finished; failures = diverged runs + failed ones (crashed or interrupted: no metrics.json).", ""]
-    lines += settings_table(settings, metric, show_scheduler)
+    lines += settings_table(settings, metric)
     lines += ["", "## Best setting per optimizer", ""]
-    lines += best_table(settings, metric, show_scheduler)
+    lines += best_table(settings, metric)
     lines += ["", "Best setting: highest mean final metric among settings without failures. "
               f"lr sensitivity: width in decades (log10 high/low) of the contiguous learning-rate range "
               f"around the best whose mean final {metric} is within {aggregate.POINT:g} "
@@ -65,8 +64,14 @@ def render_report(settings: Sequence[Setting], target: float, context: Mapping[s
     return "\n".join(line for line in lines if line is not None) + "\n"
 
 
-def settings_table(settings: Sequence[Setting], metric: str, show_scheduler: bool) -> List[str]:
+def _shows_scheduler(settings: Sequence[Setting]) -> bool:
+    """A scheduler column only when some setting overrides the config's scheduler."""
+    return any(s.scheduler != CONFIG_SCHEDULER for s in settings)
+
+
+def settings_table(settings: Sequence[Setting], metric: str) -> List[str]:
     """One row per optimizer x (scheduler x) learning rate."""
+    show_scheduler = _shows_scheduler(settings)
     head = ["optimizer"] + (["scheduler"] if show_scheduler else []) + [
         "learning_rate", f"final {metric}", f"best {metric}", "steps to target", "seconds to target",
         "reached", "failures"]
@@ -79,8 +84,9 @@ def settings_table(settings: Sequence[Setting], metric: str, show_scheduler: boo
     return _table(head, rows)
 
 
-def best_table(settings: Sequence[Setting], metric: str, show_scheduler: bool) -> List[str]:
+def best_table(settings: Sequence[Setting], metric: str) -> List[str]:
     """One row per optimizer (x scheduler): its best setting and its lr sensitivity."""
+    show_scheduler = _shows_scheduler(settings)
     head = ["optimizer"] + (["scheduler"] if show_scheduler else []) + [
         "best learning_rate", f"final {metric}", f"best {metric}", "steps to target",
         "seconds to target", "lr within 1 point", "lr sensitivity (decades)"]

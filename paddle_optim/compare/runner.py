@@ -25,7 +25,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from ..errors import UserError
 from .grid import Cell, output_dir_override
-from .runs import ENDED, FAILED, read_run, run_status
+from .runs import ENDED, FAILED, RunRecord, read_run, run_status
 
 RUNS_DIR, CELLS_DIR = "runs", "cells"
 POLL_SECONDS = 0.2
@@ -42,7 +42,7 @@ class CellJob:
 
     @property
     def run_dir(self) -> str:
-        return os.path.join(self.out_dir, RUNS_DIR, self.cell.name)
+        return _run_dir(self.out_dir, self.cell)
 
     @property
     def log_path(self) -> str:
@@ -53,6 +53,10 @@ class CellJob:
         return os.path.join(self.out_dir, CELLS_DIR, self.cell.name + ".json")
 
 
+def _run_dir(out_dir: str, cell: Cell) -> str:
+    return os.path.join(out_dir, RUNS_DIR, cell.name)
+
+
 def make_job(cell: Cell, out_dir: str, config_path: str, overrides: Sequence[str],
              nproc: Optional[int] = None) -> CellJob:
     """``train -c CONFIG -o ... -o Global.output_dir=OUT/runs/<cell> [--nproc N]`` for ``cell``.
@@ -60,9 +64,8 @@ def make_job(cell: Cell, out_dir: str, config_path: str, overrides: Sequence[str
     ``overrides``: the user's ``-o`` first, then the cell's, so the cell's values win.
     """
     out_dir = os.path.abspath(out_dir)
-    job = CellJob(cell, out_dir, [])
     args = ["train", "-c", config_path]
-    for override in list(overrides) + [output_dir_override(job.run_dir)]:
+    for override in list(overrides) + [output_dir_override(_run_dir(out_dir, cell))]:
         args += ["-o", override]
     if nproc is not None:
         args += ["--nproc", str(nproc)]
@@ -99,8 +102,9 @@ def plan(jobs: Sequence[CellJob], config_path: str) -> List[CellJob]:
 
 
 def run_jobs(jobs: Sequence[CellJob], config_path: str, parallel: int,
-             echo: Callable[[str], None] = print, ranks_per_job: int = 1) -> Dict[str, str]:
-    """Run every job not complete yet, ``parallel`` at a time; return ``{cell name: status}``.
+             echo: Callable[[str], None] = print, ranks_per_job: int = 1) -> Dict[Cell, RunRecord]:
+    """Run every job not complete yet, ``parallel`` at a time; return every job's
+    ``{cell: RunRecord}`` in the order of ``jobs`` (each run read once).
 
     ``ranks_per_job``: processes each job starts (``--nproc``), to share the cores between them.
 
@@ -110,13 +114,13 @@ def run_jobs(jobs: Sequence[CellJob], config_path: str, parallel: int,
     """
     todo = plan(jobs, config_path)
     total, done = len(jobs), 0
-    statuses: Dict[str, str] = {}
+    records: Dict[Cell, RunRecord] = {}
     todo_names = {job.cell.name for job in todo}
     for job in jobs:
         if job.cell.name not in todo_names:
             done += 1
-            statuses[job.cell.name] = run_status(job.run_dir)
-            echo(f"[{done}/{total}] {job.cell.name}: {statuses[job.cell.name]} earlier, skipped")
+            records[job.cell] = read_run(job.run_dir)
+            echo(f"[{done}/{total}] {job.cell.name}: {records[job.cell].status} earlier, skipped")
     env = _child_env(parallel * ranks_per_job)
     pending = list(todo)
     running: Dict[subprocess.Popen, tuple] = {}  # process -> (job, start time, its log file)
@@ -137,8 +141,8 @@ def run_jobs(jobs: Sequence[CellJob], config_path: str, parallel: int,
                 job, started, log = running.pop(proc)
                 log.close()
                 done += 1
-                statuses[job.cell.name] = status = run_status(job.run_dir)
-                echo(f"[{done}/{total}] {job.cell.name}: {_describe(job, status, proc.returncode)} "
+                records[job.cell] = read_run(job.run_dir)
+                echo(f"[{done}/{total}] {job.cell.name}: {_describe(job, records[job.cell], proc.returncode)} "
                      f"({time.monotonic() - started:.1f} s)")
     finally:
         for proc in running:  # only reached with processes left on an interrupt or error
@@ -148,7 +152,7 @@ def run_jobs(jobs: Sequence[CellJob], config_path: str, parallel: int,
             log.close()
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
         signal.signal(signal.SIGTERM, previous_handler)
-    return statuses
+    return {job.cell: records[job.cell] for job in jobs}
 
 
 def _interrupt(signum, frame):
@@ -184,11 +188,10 @@ def _child_env(processes: int) -> Dict[str, str]:
     return env
 
 
-def _describe(job: CellJob, status: str, returncode: int) -> str:
-    if status == FAILED:
+def _describe(job: CellJob, record: RunRecord, returncode: int) -> str:
+    if record.status == FAILED:
         return f"failed (exit code {returncode}, see {job.log_path})"
-    record = read_run(job.run_dir)
-    text = f"{status}, final {record.metrics.get('metric_name', 'metric')} {record.number('final_metric'):.4f}"
+    text = f"{record.status}, final {record.metrics.get('metric_name', 'metric')} {record.number('final_metric'):.4f}"
     if record.number("nonfinite_steps") > 0:
         text += f", {record.number('nonfinite_steps'):.0f} non-finite steps"
     return text
