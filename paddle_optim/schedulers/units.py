@@ -6,6 +6,7 @@ optimizer steps per epoch, which depends on the data size, the per-process batch
 processes (``paddle.distributed.launch``) and gradient accumulation.
 """
 import math
+from typing import Optional
 
 UNITS = ("epoch", "step")
 
@@ -45,10 +46,16 @@ def to_steps(value: float, unit: str, steps_per_epoch: int) -> int:
     return int(round(value * steps_per_epoch))
 
 
-def config_steps_per_epoch(config, world_size: int = 1) -> int:
-    """Optimizer steps per epoch of a resolved config (reads only the size of the training set)."""
+def config_steps_per_epoch(config, world_size: int = 1, num_samples: Optional[int] = None) -> int:
+    """Optimizer steps per epoch of a resolved config, for every command (``train``, ``check``,
+    ``lr-plot``, ``compare``). Reads only the size of the training set, unless ``num_samples`` gives
+    it. A data set that makes no step (a batch larger than it with ``drop_last``) is a ConfigError."""
     from ..data import num_train_samples
+    from ..errors import ConfigError
 
     data = config["Data"]
-    return steps_per_epoch(num_train_samples(data), data["batch_size"], world_size,
-                           config["Global"]["accumulate_steps"], data["drop_last"])
+    try:
+        return steps_per_epoch(num_train_samples(data) if num_samples is None else num_samples, data["batch_size"],
+                               world_size, config["Global"]["accumulate_steps"], data["drop_last"])
+    except ValueError as err:
+        raise ConfigError("Data.batch_size", str(err)) from None

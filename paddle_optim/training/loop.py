@@ -15,13 +15,13 @@ from ..clipping import ClipGradByGlobalNormAcrossGroups, global_norm
 from ..data import build_datasets
 from ..data.loader import iterate_batches
 from ..data.sampler import EpochBatchSampler
-from ..errors import ConfigError, UserError
+from ..errors import UserError
 from ..models import build_model
 from ..optimizers.state import load_portable_state_dict, portable_state_dict
 from ..registry import build_optimizer
 from ..schedulers import build_schedule
 from ..schedulers.preview import static_momentum
-from ..schedulers.units import steps_per_epoch
+from ..schedulers.units import config_steps_per_epoch
 from . import checkpoint
 from .amp import Amp
 from .distributed import World, all_reduce_sum
@@ -48,11 +48,7 @@ class Run:
         seed_everything(g["seed"])
         self.train_set, self.val_set, info = build_datasets(data)
         self.model = build_model(config["Model"], info)
-        try:
-            self.steps_per_epoch = steps_per_epoch(len(self.train_set), data["batch_size"], world.size,
-                                                   g["accumulate_steps"], data["drop_last"])
-        except ValueError as err:  # e.g. drop_last with fewer samples per process than one batch
-            raise ConfigError("Data.batch_size", str(err)) from None
+        self.steps_per_epoch = config_steps_per_epoch(config, world.size, len(self.train_set))
         self.schedule = build_schedule(config, self.steps_per_epoch)
         optimizer = build_optimizer(config["Optimizer"], self.model, self.schedule.learning_rate)
         self.amp = Amp(config["AMP"], world.device)

@@ -206,3 +206,14 @@ def test_lr_plot_csv_equals_the_trainers_log(tmp_path):
     planned, logged = table(tmp_path / "lr.csv"), table(tmp_path / "run" / "train_log.csv")
     assert len(planned) == 3 * 4  # ceil(ceil(100 / 16) / 2) = 4 steps per epoch
     assert logged == planned
+
+
+@pytest.mark.parametrize("command", ["check", "lr-plot", "train"])
+def test_a_batch_larger_than_the_data_with_drop_last_is_one_error_line_for_every_command(tmp_path, capsys, command):
+    path, _ = write_config(tmp_path, Data={"dataset": {"name": "synthetic", "num_samples": 200}, "batch_size": 500,
+                                           "drop_last": True},
+                           Global={"epochs": 1, "output_dir": str(tmp_path / "out")})
+    extra = ["--out", str(tmp_path / "lr.png")] if command == "lr-plot" else []
+    assert main([command, "-c", path] + extra) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Data.batch_size") and "no full batch of 500" in err and "Traceback" not in err, err
