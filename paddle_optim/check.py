@@ -12,7 +12,8 @@ from .errors import ConfigError
 from .schedulers.builder import LR_SECTION, MOMENTUM_SECTION, native_arguments, warmup_steps
 from .schedulers.catalog import SCHEDULERS, SPAN_THE_RUN
 from .schedulers.section import native_args
-from .schedulers.preview import ScheduleRow, schedule_table, static_momentum
+from .schedulers.momentum import static_momentum
+from .schedulers.preview import ScheduleRow, schedule_table
 from .schedulers.units import config_steps_per_epoch
 
 #: Thresholds of the warnings (from the tuning advice in the README's schedule section).

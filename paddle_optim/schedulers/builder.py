@@ -24,7 +24,7 @@ from ..errors import ConfigError, UserError
 from .adapters import CosineAnnealingWarmRestarts, PerEpoch, PlateauWarmup
 from ..models.import_path import load_object
 from .catalog import CALLABLE_ARGS, RUN_LENGTH_DEFAULTS, SCHEDULERS, SPAN_THE_RUN
-from .momentum import MomentumSchedule, momentum_slot, set_momentum
+from .momentum import MomentumSchedule, momentum_slot, set_momentum, static_momentum
 from .section import native_args, validate_lr_scheduler_section, validate_momentum_section, warmup_length
 from .units import to_steps
 
@@ -184,9 +184,10 @@ class TrainingSchedule:
     """
 
     def __init__(self, learning_rate: Union[float, paddle_lr.LRScheduler], momentum: Optional[MomentumSchedule],
-                 metric: Optional[str] = None):
+                 metric: Optional[str] = None, constant_momentum: Optional[float] = None):
         self.learning_rate = learning_rate
         self.momentum = momentum
+        self.constant_momentum = constant_momentum  # the optimizer's own, used without a momentum schedule
         self.metric = metric
         self.iteration = 0
         self._slot = None
@@ -231,8 +232,9 @@ class TrainingSchedule:
         return float(self.learning_rate)
 
     def current_momentum(self) -> Optional[float]:
-        """The momentum (or beta1) the next optimizer step uses, or ``None`` without a momentum schedule."""
-        return None if self.momentum is None else self.momentum.value(self.iteration)
+        """The momentum (or beta1) the next optimizer step uses: the schedule's, else the optimizer's
+        constant one; ``None`` when the optimizer has none."""
+        return self.constant_momentum if self.momentum is None else self.momentum.value(self.iteration)
 
     def state_dict(self) -> Dict[str, Any]:
         lr = self.learning_rate.state_dict() if isinstance(self.learning_rate, paddle_lr.LRScheduler) else None
@@ -264,4 +266,5 @@ def build_schedule(config: Mapping[str, Any], steps_per_epoch: int) -> TrainingS
     lr_section = _resolved(config.get(LR_SECTION), validate_lr_scheduler_section, LR_SECTION)
     lr = build_lr_scheduler(lr_section, learning_rate, steps_per_epoch, epochs)
     momentum = build_momentum_schedule(config.get(MOMENTUM_SECTION), lr_section, steps_per_epoch, epochs)
-    return TrainingSchedule(lr, momentum, (lr_section or {}).get("metric"))
+    return TrainingSchedule(lr, momentum, (lr_section or {}).get("metric"),
+                            static_momentum(config.get("Optimizer") or {}))

@@ -10,7 +10,7 @@ step count and a resumed run gets exactly the values of an uninterrupted one.
 """
 import math
 from dataclasses import dataclass
-from typing import Any, List, Tuple
+from typing import Any, List, Mapping, Optional, Tuple
 
 from ..errors import ConfigError
 
@@ -84,6 +84,16 @@ class MomentumSchedule:
         return cls([Phase(offset, offset, max_momentum, max_momentum)] +
                    [Phase(offset + s, offset + e, values[i], values[i + 1], anneal_strategy)
                     for i, (s, e) in enumerate(zip(starts, ends))])
+
+
+def static_momentum(optimizer: Mapping[str, Any]) -> Optional[float]:
+    """The constant momentum of an optimizer section (Lookahead: of its inner optimizer)."""
+    while isinstance(optimizer.get("inner"), Mapping):
+        optimizer = optimizer["inner"]
+    for key in ("momentum", "beta1"):
+        if isinstance(optimizer.get(key), (int, float)) and not isinstance(optimizer.get(key), bool):
+            return float(optimizer[key])
+    return None
 
 
 def momentum_slot(optimizer: Any) -> Tuple[Any, str]:

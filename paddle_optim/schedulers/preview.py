@@ -25,25 +25,13 @@ class ScheduleRow:
     momentum: Optional[float]  # momentum / beta1 the step uses (None: the optimizer has none)
 
 
-def static_momentum(optimizer: Mapping[str, Any]) -> Optional[float]:
-    """The constant momentum of an optimizer section (Lookahead: of its inner optimizer)."""
-    while isinstance(optimizer.get("inner"), Mapping):
-        optimizer = optimizer["inner"]
-    for key in ("momentum", "beta1"):
-        if isinstance(optimizer.get(key), (int, float)) and not isinstance(optimizer.get(key), bool):
-            return float(optimizer[key])
-    return None
-
-
 def schedule_table(config: Mapping[str, Any], steps_per_epoch: int) -> List[ScheduleRow]:
     """Learning rate and momentum of every optimizer step of a resolved config's run."""
     schedule = build_schedule(config, steps_per_epoch)
-    constant = static_momentum(config.get("Optimizer") or {})
     rows = []
     for index in range(steps_per_epoch * int(config["Global"]["epochs"])):
-        momentum = schedule.current_momentum()
         rows.append(ScheduleRow(index + 1, index // steps_per_epoch + 1, schedule.current_lr(),
-                                constant if momentum is None else momentum))
+                                schedule.current_momentum()))
         schedule.step()
     return rows
 

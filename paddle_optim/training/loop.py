@@ -20,7 +20,6 @@ from ..models import build_model
 from ..optimizers.state import load_portable_state_dict, portable_state_dict
 from ..registry import build_optimizer
 from ..schedulers import build_schedule
-from ..schedulers.preview import static_momentum
 from ..schedulers.units import config_steps_per_epoch
 from . import checkpoint
 from .amp import Amp
@@ -64,7 +63,6 @@ class Run:
                                          shuffle=data["shuffle"], drop_last=data["drop_last"], seed=g["seed"])
         self.state = RunState()
         self.restored_from: Optional[str] = None  # the checkpoint prefix of a resumed run
-        self.static_momentum = static_momentum(config["Optimizer"])
 
     # --- checkpoints -----------------------------------------------------------------------------
     def save(self, prefix: str, records: RunRecords) -> None:
@@ -91,10 +89,6 @@ class Run:
         self.state = RunState.from_state_dict(states["run"])
         log.info(f"resumed from {prefix}: epoch {self.state.epoch + 1}, batch {self.state.batch_in_epoch}, "
                  f"step {self.state.global_step}")
-
-    def momentum(self) -> Optional[float]:
-        scheduled = self.schedule.current_momentum()
-        return self.static_momentum if scheduled is None else scheduled
 
 
 def _set_model_state(model, state: Dict[str, Any]):
@@ -260,7 +254,7 @@ def _optimizer_steps(run: Run, records: Optional[RunRecords], epoch: int, progre
         if not last_in_window:
             continue
 
-        lr, momentum = run.schedule.current_lr(), run.momentum()
+        lr, momentum = run.schedule.current_lr(), run.schedule.current_momentum()
         log_now = (s.global_step + 1) % g["log_interval"] == 0
         grad_norm = None
         if window_bad:
