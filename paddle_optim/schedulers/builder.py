@@ -23,13 +23,12 @@ from ..config.schema import join_key
 from ..errors import ConfigError, UserError
 from .adapters import CosineAnnealingWarmRestarts, PerEpoch, PlateauWarmup
 from ..models.import_path import load_object
-from .catalog import CALLABLE_ARGS, RUN_LENGTH_DEFAULTS, SCHEDULERS, SPAN_THE_RUN
-from .momentum import MomentumSchedule, momentum_slot, set_momentum, static_momentum
+from .catalog import CALLABLE_ARGS, PEAK_DEFAULTS, RUN_LENGTH_DEFAULTS, SCHEDULERS, SPAN_THE_RUN
+from .momentum import MOMENTUM_SECTION, MomentumSchedule, momentum_slot, set_momentum, static_momentum
 from .section import native_args, validate_lr_scheduler_section, validate_momentum_section, warmup_length
-from .units import to_steps
+from .units import end_steps, to_steps
 
 LR_SECTION = "LRScheduler"
-MOMENTUM_SECTION = "MomentumScheduler"
 #: Our subclasses that replace a native class only to fix its checkpoint.
 _RESUMABLE = {"CosineAnnealingWarmRestarts": CosineAnnealingWarmRestarts}
 #: Starting point of a warmup without start_lr, as a fraction of the peak (advice: 1/10 to 1/100, never 0).
@@ -76,7 +75,7 @@ def native_arguments(section: Mapping[str, Any], steps_per_epoch: int, total_ste
                 raise ConfigError(key, f"the run has only {remaining} optimizer step(s) after warmup; train longer")
         elif kind is not None and value is not None:
             given = value
-            value = to_steps(value, unit, steps_per_epoch) - (1 if kind == "end" and unit == "epoch" else 0)
+            value = (end_steps if kind == "end" else to_steps)(value, unit, steps_per_epoch)
             if value < 1:
                 raise ConfigError(key, f"{given:g} {unit}(s) is under one optimizer step ({steps_per_epoch} per "
                                        "epoch); make it longer")
@@ -85,7 +84,7 @@ def native_arguments(section: Mapping[str, Any], steps_per_epoch: int, total_ste
                                    f"({steps_per_epoch} per epoch); {spec.name} cannot step past its end, omit {arg}")
         if arg in CALLABLE_ARGS and value is not None:
             value = load_object(value, key)
-        if arg == "end_lr" and value is None:  # LinearWarmup as the whole schedule: up to the peak
+        if value is None and spec.name in PEAK_DEFAULTS.get(arg, ()):  # LinearWarmup as the whole schedule
             value = learning_rate
         kwargs[arg] = value
     if spec.peak_arg is not None:
@@ -154,7 +153,7 @@ def build_momentum_schedule(section: Optional[Mapping[str, Any]], lr_section: Op
     name = section["name"]
     if name in ("Linear", "Cosine"):
         length = section["length"]
-        steps = total - 1 if length is None else to_steps(length, unit, steps_per_epoch) - (unit == "epoch")
+        steps = total - 1 if length is None else end_steps(length, unit, steps_per_epoch)
         return MomentumSchedule.linear(section["start"], section["end"], max(steps, 0),
                                        "cos" if name == "Cosine" else "linear")
     if name == "Step":

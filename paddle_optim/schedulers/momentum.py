@@ -14,7 +14,7 @@ from typing import Any, List, Mapping, Optional, Tuple
 
 from ..errors import ConfigError
 
-SECTION = "MomentumScheduler"
+MOMENTUM_SECTION = "MomentumScheduler"
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def momentum_slot(optimizer: Any) -> Tuple[Any, str]:
     for key in ("momentum", "beta1"):
         if hasattr(target, "_" + key):
             return target, key
-    raise ConfigError(SECTION, f"optimizer {type(optimizer).__name__} has no momentum to schedule; use one "
+    raise ConfigError(MOMENTUM_SECTION, f"optimizer {type(optimizer).__name__} has no momentum to schedule; use one "
                                "with momentum or beta1 (Momentum, Adam, AdamW, RAdam, Ranger) or remove MomentumScheduler")
 
 

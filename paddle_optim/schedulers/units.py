@@ -46,6 +46,12 @@ def to_steps(value: float, unit: str, steps_per_epoch: int) -> int:
     return int(round(value * steps_per_epoch))
 
 
+def end_steps(value: float, unit: str, steps_per_epoch: int) -> int:
+    """A length used as the index of its last step (0-based): ``E`` epochs end at step ``E * spe - 1``;
+    a length in steps is taken as that index already."""
+    return to_steps(value, unit, steps_per_epoch) - (1 if unit == "epoch" else 0)
+
+
 def config_steps_per_epoch(config, world_size: int = 1, num_samples: Optional[int] = None) -> int:
     """Optimizer steps per epoch of a resolved config, for every command (``train``, ``check``,
     ``lr-plot``, ``compare``). Reads only the size of the training set, unless ``num_samples`` gives
