@@ -8,9 +8,6 @@ Everything version-dependent lives here so that the optimizers read the same on 
   (``paddle.float16 == param.dtype`` holds on both, so we compare with ``paddle.*`` dtypes);
 * ``LayerHelper``, which ``Optimizer._add_accumulator`` needs to create accumulators in dygraph.
 """
-# zlib before paddle: see paddle_optim/__init__.py (Paddle 2.6 breaks a later-loaded zlib).
-import zlib  # noqa: F401
-
 import paddle
 from paddle import _C_ops
 from paddle.base.layer_helper import LayerHelper
@@ -35,6 +32,9 @@ def _major(version: str) -> int:
 
 PADDLE_MAJOR = _major(paddle.__version__)
 _HAS_AMSGRAD = PADDLE_MAJOR >= 3
+# Paddle 3.x kernels take an extra (unused by us) amsgrad input and attribute.
+_AMSGRAD_IN = (None,) if _HAS_AMSGRAD else ()
+_AMSGRAD_ATTR = (False,) if _HAS_AMSGRAD else ()
 
 # Arguments of the fused kernels that paddle-optim never varies.
 _LAZY_MODE = False
@@ -51,34 +51,28 @@ def adam_(param, grad, learning_rate, moment1, moment2, beta1_pow, beta2_pow, ma
     ``param -= lr sqrt(1-b2p)/(1-b1p) * m / (sqrt(v) + epsilon sqrt(1-b2p))``
     (on ``master_weight`` and cast into ``param`` when ``multi_precision``).
     """
-    extra_in = (None,) if _HAS_AMSGRAD else ()
-    extra_attr = (False,) if _HAS_AMSGRAD else ()
-    _C_ops.adam_(param, grad, learning_rate, moment1, moment2, *extra_in, beta1_pow, beta2_pow,
+    _C_ops.adam_(param, grad, learning_rate, moment1, moment2, *_AMSGRAD_IN, beta1_pow, beta2_pow,
                  master_weight, None, beta1, beta2, epsilon, _LAZY_MODE,
                  _MIN_ROW_SIZE_TO_USE_MULTITHREAD, multi_precision, _USE_GLOBAL_BETA_POW,
-                 *extra_attr)
+                 *_AMSGRAD_ATTR)
 
 
 def adamw_(param, grad, learning_rate, moment1, moment2, beta1_pow, beta2_pow, master_weight,
            beta1, beta2, epsilon, coeff, multi_precision):
     """In-place ``_C_ops.adamw_``: ``param *= 1 - lr * coeff``, then exactly :func:`adam_`."""
-    extra_in = (None,) if _HAS_AMSGRAD else ()
-    extra_attr = (False,) if _HAS_AMSGRAD else ()
     lr_ratio, with_decay = 1.0, True
-    _C_ops.adamw_(param, grad, learning_rate, moment1, moment2, *extra_in, beta1_pow, beta2_pow,
+    _C_ops.adamw_(param, grad, learning_rate, moment1, moment2, *_AMSGRAD_IN, beta1_pow, beta2_pow,
                   master_weight, None, beta1, beta2, epsilon, lr_ratio, coeff, with_decay,
                   _LAZY_MODE, _MIN_ROW_SIZE_TO_USE_MULTITHREAD, multi_precision,
-                  _USE_GLOBAL_BETA_POW, *extra_attr)
+                  _USE_GLOBAL_BETA_POW, *_AMSGRAD_ATTR)
 
 
 def merged_adam_(params, grads, learning_rates, moment1s, moment2s, beta1_pows, beta2_pows,
                  master_weights, beta1, beta2, epsilon, multi_precision):
     """:func:`adam_` over lists of tensors in one kernel call (one Python->C++ crossing)."""
-    extra_in = (None,) if _HAS_AMSGRAD else ()
-    extra_attr = (False,) if _HAS_AMSGRAD else ()
-    _C_ops.merged_adam_(params, grads, learning_rates, moment1s, moment2s, *extra_in, beta1_pows,
+    _C_ops.merged_adam_(params, grads, learning_rates, moment1s, moment2s, *_AMSGRAD_IN, beta1_pows,
                         beta2_pows, master_weights, beta1, beta2, epsilon, multi_precision,
-                        _USE_GLOBAL_BETA_POW, *extra_attr)
+                        _USE_GLOBAL_BETA_POW, *_AMSGRAD_ATTR)
 
 
 def is_low_precision(dtype) -> bool:

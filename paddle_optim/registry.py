@@ -162,7 +162,7 @@ def get_spec(name: str, path: str = "Optimizer.name") -> Tuple[OptimizerSpec, Ma
         canonical, preset = ALIASES[name]
         return specs[canonical], preset
     folded = {n.lower(): n for n in list(specs) + list(ALIASES)}
-    if isinstance(name, str) and name.lower() in folded and folded[name.lower()] != name:
+    if name.lower() in folded and folded[name.lower()] != name:
         return get_spec(folded[name.lower()], path)
     if name not in specs:
         raise ConfigError(path, unknown_name_message("optimizer", name, list(specs) + list(ALIASES)))
@@ -300,17 +300,17 @@ def build_optimizer(section: Mapping[str, Any], model_or_parameters: Any, learni
     """
     spec, preset = get_spec(section["name"])
     section = dict(preset, **section)
-    named = named_trainable_parameters(model_or_parameters)
-    decay = decay_arguments(spec.decay_style, named, section.get("weight_decay") or 0.0,
-                            section.get("no_weight_decay") or (), section.get("exclude_1d_from_decay", True))
-    clip = build_grad_clip(section.get("grad_clip"), [p for _, p in named])
-    if spec.wraps_inner:
+    if spec.wraps_inner:  # decay and clipping belong to the inner optimizer
         inner_section = dict(section["inner"], weight_decay=section.get("weight_decay"),
                              no_weight_decay=section.get("no_weight_decay"),
                              exclude_1d_from_decay=section.get("exclude_1d_from_decay", True),
                              grad_clip=section.get("grad_clip"))
         inner = build_optimizer(inner_section, model_or_parameters, learning_rate)
         return spec.cls(inner, **_own_arguments(spec, section))
+    named = named_trainable_parameters(model_or_parameters)
+    decay = decay_arguments(spec.decay_style, named, section.get("weight_decay") or 0.0,
+                            section.get("no_weight_decay") or (), section.get("exclude_1d_from_decay", True))
+    clip = build_grad_clip(section.get("grad_clip"), [p for _, p in named])
     return spec.cls(learning_rate=learning_rate, grad_clip=clip, **decay, **_own_arguments(spec, section))
 
 

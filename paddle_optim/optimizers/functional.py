@@ -162,26 +162,6 @@ def radam_reference(param, grad, moment1, moment2, master_weight: Optional[paddl
         paddle.assign(theta.astype(param.dtype), output=param)
 
 
-class _ZeroBetaPows:
-    """Constant zero beta-power tensors, one per dtype.
-
-    Handed to the fused kernels so that they apply no bias correction of their own
-    (sqrt(1 - 0) / (1 - 0) = 1): the host-side :func:`radam_coefficients` supply it all.
-    """
-
-    def __init__(self):
-        self._by_dtype = {}
-
-    def __call__(self, dtype) -> paddle.Tensor:
-        key = str(dtype)
-        if key not in self._by_dtype:
-            self._by_dtype[key] = paddle.zeros([1], dtype=dtype)
-        return self._by_dtype[key]
-
-
-zero_beta_pow = _ZeroBetaPows()
-
-
 def radam_fused(params: Sequence, grads: Sequence, moment1s: Sequence, moment2s: Sequence,
                 master_weights: Optional[List], *, lr: float, beta1: float, beta2: float,
                 epsilon: float, coefficients: RAdamCoefficients, decoupled_decay: float) -> None:
@@ -198,7 +178,9 @@ def radam_fused(params: Sequence, grads: Sequence, moment1s: Sequence, moment2s:
         raise ValueError("radam_fused only implements the rectified step")
     compute_dtype = moment1s[0].dtype
     step_lr = paddle.full([1], lr * coefficients.step_size, dtype=compute_dtype)
-    zero = zero_beta_pow(compute_dtype)
+    # Zero beta powers: the kernels apply no bias correction of their own (sqrt(1 - 0) / (1 - 0) = 1);
+    # the host-side radam_coefficients supply it all.
+    zero = _scalar(0.0, compute_dtype)
     multi_precision = master_weights is not None
     masters = master_weights if multi_precision else [None] * len(params)
     if decoupled_decay and compute_dtype != paddle.float64:
@@ -214,8 +196,9 @@ def radam_fused(params: Sequence, grads: Sequence, moment1s: Sequence, moment2s:
             param.multiply_(keep)
     # One merged call saves the per-call overhead of small tensors; on large ones the
     # per-tensor CPU kernel is faster (vectorised), so those go one by one.
-    small = [i for i, param in enumerate(params) if math.prod(param.shape) < MERGE_BELOW]
-    for i in sorted(set(range(len(params))) - set(small)):
+    sizes = [math.prod(param.shape) for param in params]
+    small = [i for i, size in enumerate(sizes) if size < MERGE_BELOW]
+    for i in (i for i, size in enumerate(sizes) if size >= MERGE_BELOW):
         compat.adam_(params[i], grads[i], step_lr, moment1s[i], moment2s[i], zero, zero,
                      masters[i], beta1, beta2, epsilon, multi_precision)
     if small:

@@ -10,6 +10,7 @@ from paddle_optim.optimizers.state import (
     PortableStateMixin,
     assign_checked,
     load_portable_state_dict,
+    numpy_copy,
     parameter_groups,
     portable_state_dict,
 )
@@ -151,8 +152,7 @@ class Lookahead(PortableStateMixin, Optimizer):
         return {
             "inner": portable_state_dict(self.inner_optimizer),
             "inner_steps": self._inner_steps,
-            "slow_weights": {i: self._slow_weights[p.name].numpy().copy()
-                             for i, p in enumerate(params) if p.name in self._slow_weights},
+            "slow_weights": {i: numpy_copy(self._slow_weights[p.name]) for i, p in enumerate(params)},
         }
 
     def _import_extra_state(self, params: List, extra: dict) -> None:

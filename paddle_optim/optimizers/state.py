@@ -84,7 +84,7 @@ def _name_positions(optimizer, params: List) -> Dict[str, int]:
     return positions
 
 
-def _numpy_copy(tensor) -> np.ndarray:
+def numpy_copy(tensor) -> np.ndarray:
     return np.array(tensor.numpy(), copy=True)
 
 
@@ -101,10 +101,10 @@ def portable_state_dict(optimizer) -> dict:
                 raise RuntimeError(
                     f"accumulator {kind!r} of {name!r} belongs to no parameter of this optimizer"
                 )
-            entries[positions[name]] = _numpy_copy(tensor)
+            entries[positions[name]] = numpy_copy(tensor)
         accumulators[kind] = entries
     masters = {
-        position: _numpy_copy(optimizer._master_weights[param.name])
+        position: numpy_copy(optimizer._master_weights[param.name])
         for position, param in enumerate(params)
         if param.name in optimizer._master_weights
     }

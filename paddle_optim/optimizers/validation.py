@@ -2,16 +2,17 @@
 from paddle.optimizer.lr import LRScheduler
 
 from ..config.schema import Range, check_range
+from ..registry import ARGUMENT_RANGES
 
 _INF = float("inf")
 #: learning_rate, weight_decay: [0, inf).
 NON_NEGATIVE = Range(0.0, _INF, high_inclusive=False)
 #: epsilon: (0, inf).
 POSITIVE = Range(0.0, _INF, low_inclusive=False, high_inclusive=False)
-#: beta1, beta2: [0, 1).
-DECAY_RATE = Range(0.0, 1.0, high_inclusive=False)
+#: beta1, beta2: [0, 1), the range the config checks too (one definition for both).
+DECAY_RATE = ARGUMENT_RANGES["beta1"]
 #: Lookahead's alpha: (0, 1].
-BLEND = Range(0.0, 1.0, low_inclusive=False)
+BLEND = ARGUMENT_RANGES["alpha"]
 
 
 def check_learning_rate(learning_rate):
