@@ -12,9 +12,6 @@ import numpy as np
 
 from ..errors import UserError
 
-NUM_SAMPLES = 1797
-
-
 def digits_csv_path() -> str:
     """Path of the bundled ``digits.csv.gz`` (found without importing scikit-learn)."""
     spec = importlib.util.find_spec("sklearn")

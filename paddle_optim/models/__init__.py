@@ -11,6 +11,7 @@ set reports; a user class gets ``num_classes`` only when its signature has that 
 config does not set it.
 """
 import inspect
+import math
 from typing import Any, Callable, Dict, List, Mapping, Tuple
 
 from ..config.schema import Field, Range, join_key, unknown_name_message, validate_section
@@ -80,10 +81,7 @@ def build_model(section: Mapping[str, Any], info):
     if name == "mlp":
         from .small import MLP
 
-        size = 1
-        for d in info.sample_shape:
-            size *= d
-        kwargs["in_features"] = kwargs.get("in_features") or size
+        kwargs["in_features"] = kwargs.get("in_features") or math.prod(info.sample_shape)
         return MLP(**kwargs)
     if name == "cnn":
         from .small import SmallCNN

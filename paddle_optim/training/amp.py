@@ -25,7 +25,6 @@ class Amp:
     """The AMP state of one run. ``active`` is False on CPU or when the section disables it."""
 
     def __init__(self, section: Mapping[str, Any], device: str):
-        self.section = dict(section)
         self.active = bool(section["enable"]) and device == "gpu"
         if section["enable"] and not self.active:
             log.info("AMP is inactive on CPU (no low-precision CPU kernels); training in float32")

@@ -77,9 +77,13 @@ def save(prefix: str, model_state: Dict[str, Any], optimizer_state: Dict[str, An
                   sizes={s: os.path.getsize(prefix + s + ".tmp") for s in SUFFIXES[:2]},
                   sha256={s: _sha256(prefix + s + ".tmp") for s in SUFFIXES[:2]})
     _save(states, prefix + ".pdstates.part")
+    _commit(prefix)
+
+
+def _commit(prefix: str) -> None:
+    """Step 2 (the commit point), then step 3, which is what :func:`recover` does for a committed set."""
     os.replace(prefix + ".pdstates.part", prefix + ".pdstates.tmp")
-    for suffix in SUFFIXES:
-        os.replace(prefix + suffix + ".tmp", prefix + suffix)
+    recover(prefix)
 
 
 def _place_copy(src: str, dst: str) -> None:
@@ -102,9 +106,7 @@ def copy(src_prefix: str, dst_prefix: str) -> None:
     for suffix in SUFFIXES[:2]:
         _place_copy(src_prefix + suffix, dst_prefix + suffix + ".tmp")
     _place_copy(src_prefix + ".pdstates", dst_prefix + ".pdstates.part")
-    os.replace(dst_prefix + ".pdstates.part", dst_prefix + ".pdstates.tmp")
-    for suffix in SUFFIXES:
-        os.replace(dst_prefix + suffix + ".tmp", dst_prefix + suffix)
+    _commit(dst_prefix)
 
 
 def _load_file(path: str) -> Any:
@@ -158,8 +160,7 @@ def newest_complete(checkpoint_dir: str) -> Optional[str]:
     """
     if not os.path.isdir(checkpoint_dir):
         return None
-    candidates = ["latest"] + [m.group(1) for m in map(re.compile(r"^(epoch_\d+)\.pdstates$").match,
-                                                        os.listdir(checkpoint_dir)) if m]
+    candidates = ["latest"] + [f"epoch_{n}" for n in _epoch_numbers(checkpoint_dir)]
     steps = {}
     for name in candidates:
         prefix = os.path.join(checkpoint_dir, name)
@@ -181,12 +182,17 @@ def newest_complete(checkpoint_dir: str) -> Optional[str]:
     return None
 
 
+def _epoch_numbers(checkpoint_dir: str) -> List[int]:
+    """N of every ``epoch_N.pdstates`` in ``checkpoint_dir``, ascending."""
+    return sorted(int(m.group(1)) for m in map(re.compile(r"^epoch_(\d+)\.pdstates$").match,
+                                               os.listdir(checkpoint_dir)) if m)
+
+
 def prune_epochs(checkpoint_dir: str, keep_last: int) -> List[str]:
     """Delete all but the newest ``keep_last`` ``epoch_N.*`` (0 keeps all); return the removed prefixes."""
     if keep_last <= 0:
         return []
-    epochs = sorted(int(m.group(1)) for m in map(re.compile(r"^epoch_(\d+)\.pdstates$").match,
-                                                 os.listdir(checkpoint_dir)) if m)
+    epochs = _epoch_numbers(checkpoint_dir)
     removed = []
     for n in epochs[:-keep_last]:
         prefix = os.path.join(checkpoint_dir, f"epoch_{n}")

@@ -27,7 +27,7 @@ from .distributed import World, all_reduce_sum
 from .ema import ModelEMA
 from .evaluate import METRIC_NAME, evaluate
 from .progress import EpochProgress
-from .records import RunRecords
+from .records import RunRecords, flatten_config
 from .state import RunState, rng_state, seed_everything, seed_step, set_rng_state
 
 log = logging.getLogger("paddle_optim.train")
@@ -107,8 +107,6 @@ def _global_norm_clip(optimizer) -> Optional[ClipGradByGlobalNormAcrossGroups]:
 
 
 def _warn_config_changes(saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:
-    from .records import flatten_config
-
     old, new = flatten_config(saved), flatten_config(current)
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     if changed:

@@ -113,10 +113,10 @@ def train_command(args) -> int:
 
 def _launch(args, config: Mapping[str, Any]) -> int:
     """Re-run this command in ``--nproc`` processes through ``paddle.distributed.launch``."""
-    from .distributed import cuda_available, launch_command
+    from .distributed import launch_command, resolve_device
 
     device = config["Global"]["device"]
-    device = ("gpu" if cuda_available() else "cpu") if device == "auto" else device
+    device = resolve_device(device) if device == "auto" else device  # gpu without CUDA: each rank reports it
     train_args = ["-c", args.config] + [a for o in args.override for a in ("-o", o)]
     if args.resume is not None:
         train_args += ["--resume", args.resume]
