@@ -149,7 +149,29 @@ def npz_labels(ds: Mapping[str, Any]):
         if ds["y_key"] not in npz.files:
             raise ConfigError("Data.dataset.y_key", f"{ds['train']} has no array '{ds['y_key']}'; "
                               f"it has: {', '.join(npz.files)}")
-        return npz[ds["y_key"]]
+        return _npz_class_indices(npz[ds["y_key"]], ds["train"], ds["num_classes"])
+
+
+def _npz_class_indices(y, path: str, num_classes):
+    """The labels of an ``.npz`` as 1-D class indices, checked before anything is trained or written:
+    shape ``(N,)`` or ``(N, 1)``, whole numbers, in ``[0, num_classes)`` when ``num_classes`` is given."""
+    import numpy as np
+
+    from .arrays import class_indices
+
+    key = "Data.dataset.y_key"
+    try:
+        y = class_indices(y)
+    except ValueError as err:
+        raise ConfigError(key, f"{path}: {err}") from None
+    if y.size and not np.array_equal(y, np.round(y)):
+        raise ConfigError(key, f"{path}: class labels must be whole numbers, got e.g. {y[y != np.round(y)][0]!r}")
+    if y.size and y.min() < 0:
+        raise ConfigError(key, f"{path}: class labels must be >= 0, got {y.min()!r}")
+    if y.size and num_classes is not None and y.max() >= num_classes:
+        raise ConfigError("Data.dataset.num_classes", f"{path} has label {int(y.max())}, outside "
+                          f"[0, {num_classes}); allowed: num_classes > the largest label, or omit it")
+    return y.astype("int64")
 
 
 def _held_out(y, val_fraction: float) -> int:
@@ -209,7 +231,11 @@ def _npz_datasets(ds: Mapping[str, Any]):
             for key in (ds["x_key"], ds["y_key"]):
                 if key not in npz.files:
                     raise ConfigError(key_path, f"{path} has no array '{key}'; it has: {', '.join(npz.files)}")
-            return npz[ds["x_key"]], npz[ds["y_key"]]
+            x, y = npz[ds["x_key"]], _npz_class_indices(npz[ds["y_key"]], path, ds["num_classes"])
+        if len(x) != len(y):
+            raise ConfigError(key_path, f"{path}: {len(x)} samples in '{ds['x_key']}' but {len(y)} labels "
+                              f"in '{ds['y_key']}'")
+        return x, y
 
     x, y = read(ds["train"], "Data.dataset.train")
     if ds["val"]:

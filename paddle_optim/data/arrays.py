@@ -19,11 +19,27 @@ class DatasetInfo:
     num_classes: int
 
 
+def class_indices(y: np.ndarray) -> np.ndarray:
+    """Class labels as a 1-D array: ``(N, 1)`` (a common export) is squeezed once, here.
+
+    Left as ``(N, 1)``, a comparison with the ``(N,)`` predictions broadcasts to ``(N, N)`` and the
+    accuracy comes out far above 1.
+    """
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"class labels must have shape (N,) or (N, 1), got {tuple(y.shape)}")
+    return y
+
+
 class ArrayDataset(paddle.io.Dataset):
-    """Samples ``x[i]`` (float32) with integer labels ``y[i]`` (int64)."""
+    """Samples ``x[i]`` (float32) with integer labels ``y[i]`` (int64); labels of shape ``(N, 1)`` are
+    squeezed to ``(N,)``."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, num_classes: int):
         super().__init__()
+        y = class_indices(y)
         if len(x) != len(y):
             raise ValueError(f"ArrayDataset: {len(x)} samples but {len(y)} labels")
         self.x = np.ascontiguousarray(x, dtype="float32")

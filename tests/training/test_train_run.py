@@ -177,3 +177,37 @@ def test_image_folder_and_npz_data_train_end_to_end(make_config, tmp_path):
     assert train(cfg) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps_per_epoch"] == 4 and metrics["best_metric"] > 0.9
+
+
+def _npz_config(make_config, tmp_path, labels_shape, name, num_classes=None):
+    rng = np.random.RandomState(3)
+    y = rng.randint(0, 3, 240)
+    x = (rng.randn(240, 6) + 2.0 * np.eye(3)[y] @ rng.randn(3, 6)).astype("float32")
+    path = tmp_path / f"{name}.npz"
+    np.savez(path, x=x, y=y.reshape(labels_shape))
+    dataset = {"name": "npz", "train": str(path)}
+    if num_classes is not None:
+        dataset["num_classes"] = num_classes
+    return make_config({"Data": {"dataset": dataset}}, name)
+
+
+def test_npz_labels_shaped_n_by_1_train_exactly_like_1d_labels(make_config, tmp_path):
+    # (N, 1) labels compared with (N,) predictions used to broadcast to (N, N): top-1 = 5.53.
+    flat_cfg, flat_out = _npz_config(make_config, tmp_path, (-1,), "flat")
+    column_cfg, column_out = _npz_config(make_config, tmp_path, (-1, 1), "column")
+    assert train(flat_cfg) == 0 and train(column_cfg) == 0
+    flat = json.loads((flat_out / "metrics.json").read_text())
+    column = json.loads((column_out / "metrics.json").read_text())
+    assert 0.0 <= column["best_metric"] <= 1.0
+    assert column["best_metric"] == flat["best_metric"] and column["final_metric"] == flat["final_metric"]
+    for key, value in final_weights(flat_out).items():
+        np.testing.assert_array_equal(final_weights(column_out)[key].numpy(), value.numpy())
+
+
+def test_npz_labels_outside_num_classes_are_one_error_line_before_anything_is_written(make_config, tmp_path,
+                                                                                       capsys):
+    cfg, out = _npz_config(make_config, tmp_path, (-1, 1), "wide", num_classes=2)
+    assert train(cfg) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: Data.dataset.num_classes:") and "label 2" in err[0], err
+    assert not out.exists()
