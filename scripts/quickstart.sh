@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fresh machine -> trained model: sets up .venv/paddle2.6 (Paddle 2.6.2 CPU, the Docker image's API)
-# and trains configs/quickstart.yaml (scikit-learn's bundled 8x8 digits, no download) on the CPU.
+# and trains configs/quickstart.yaml (the 8x8 digits shipped in the package, no download) on the CPU.
 # Extra arguments go to `paddle-optim train`, e.g. -o Global.epochs=5.
 set -euo pipefail
 cd "$(dirname "$0")/.."

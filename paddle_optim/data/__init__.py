@@ -3,7 +3,7 @@
 ``Data.dataset.name`` selects one of :data:`DATASETS` or a user factory by import path:
 
 ==============  ==========================================================================================
-``digits``      scikit-learn's bundled 8x8 handwritten digits, fixed seeded stratified split (offline)
+``digits``      the 8x8 handwritten digits shipped with the package (UCI optdigits), fixed seeded stratified split
 ``synthetic``   Gaussian class clusters generated from a seed (tests, benchmarks)
 ``npz``         ``.npz`` arrays ``x``/``y`` (keys configurable), optional separate validation file
 ``folder``      images in ``DatasetFolder`` layout (``train_dir/<class>/<img>``)
@@ -31,7 +31,7 @@ class DatasetKind:
 
 
 DATASETS: Dict[str, DatasetKind] = {k.name: k for k in [
-    DatasetKind("digits", "scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes), offline", {
+    DatasetKind("digits", "8x8 handwritten digits (UCI optdigits, 1,797 images, 10 classes), shipped offline", {
         "val_fraction": Field((float,), 0.2, FRACTION, help="share of each class held out for validation"),
         "split_seed": Field((int,), 0, help="seed of the fixed train/val split"),
         "as_image": Field((bool,), False, help="samples shaped (1, 8, 8) for CNNs instead of (64,)"),

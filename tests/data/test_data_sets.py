@@ -123,3 +123,23 @@ def test_sampler_shards_ranks_with_padding_for_training_and_exactly_for_evaluati
     assert len(seen[0]) == len(seen[1]) == 6 and set(seen[0]) | set(seen[1]) == set(range(11))
     evals = [EpochBatchSampler(ds, 3, num_replicas=2, rank=r, shuffle=False, pad=False) for r in (0, 1)]
     assert sorted(i for s in evals for b in s for i in b) == list(range(11))
+
+
+def test_digits_ship_with_the_package_and_need_no_scikit_learn():
+    import subprocess
+    import sys
+
+    # A fresh interpreter in which importing scikit-learn fails: the data must come from package data.
+    code = ("import sys; sys.modules['sklearn'] = None\n"
+            "import paddle_optim.data.digits as d, numpy as np\n"
+            "x, y = d.load_digits()\n"
+            "print(x.shape, np.bincount(y).tolist(), round(float(x.sum()), 3))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "(1797, 64) [178, 182, 177, 183, 181, 182, 181, 179, 174, 180] 35107.375"
+    import os
+
+    from paddle_optim.data import digits
+
+    here = os.path.dirname(digits.DIGITS_CSV)
+    assert os.path.dirname(here) == os.path.dirname(digits.__file__)
+    assert "CC BY 4.0" in open(os.path.join(here, "README.md"), encoding="utf-8").read()
