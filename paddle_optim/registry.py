@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .config.ranges import ARGUMENT_RANGES, NON_NEGATIVE, POSITIVE
 from .config.schema import Field, Range, join_key, unknown_name_message, validate_section
 from .errors import ConfigError
 from .param_groups import DECAY_STYLES, decay_arguments, named_trainable_parameters
@@ -35,8 +36,8 @@ MANAGED_ARGUMENTS = frozenset({"learning_rate", "parameters", "weight_decay", "g
 
 COMMON_FIELDS = {
     "name": Field((str,), help="optimizer name"),
-    "learning_rate": Field((float,), range=Range(0.0), help="base learning rate"),
-    "weight_decay": Field((float,), 0.0, Range(0.0)),
+    "learning_rate": Field((float,), range=NON_NEGATIVE, help="base learning rate"),
+    "weight_decay": Field((float,), 0.0, NON_NEGATIVE),
     "no_weight_decay": Field((list,), []),
     "exclude_1d_from_decay": Field((bool,), True),
     "grad_clip": Field((dict,), None),
@@ -71,14 +72,6 @@ class OptimizerSpec:
         common ones (:data:`ARGUMENT_RANGES`), and finally whatever the class checks itself."""
         return {arg: _field_from_default(self.defaults.get(arg, None), ARGUMENT_RANGES.get(arg))
                 for arg in self.arguments}
-
-
-_UNIT_OPEN = Range(0.0, 1.0, high_inclusive=False)
-# Ranges the native classes do not all enforce (paddle.optimizer.Momentum accepts momentum=2).
-ARGUMENT_RANGES: Mapping[str, Range] = MappingProxyType({
-    "momentum": _UNIT_OPEN, "beta1": _UNIT_OPEN, "beta2": _UNIT_OPEN, "rho": _UNIT_OPEN,
-    "epsilon": Range(0.0, low_inclusive=False), "alpha": Range(0.0, 1.0, low_inclusive=False), "k": Range(1),
-})
 
 
 def _field_from_default(default: Any, allowed: Optional[Range] = None) -> Field:
@@ -178,8 +171,8 @@ def _clip_classes() -> Dict[str, type]:
             "ClipGradByValue": nn.ClipGradByValue}
 
 
-_CLIP_ARGS = {"ClipGradByGlobalNorm": {"clip_norm": Field((float,), range=Range(0.0, low_inclusive=False))},
-              "ClipGradByNorm": {"clip_norm": Field((float,), range=Range(0.0, low_inclusive=False))},
+_CLIP_ARGS = {"ClipGradByGlobalNorm": {"clip_norm": Field((float,), range=POSITIVE)},
+              "ClipGradByNorm": {"clip_norm": Field((float,), range=POSITIVE)},
               "ClipGradByValue": {"max": Field((float,)), "min": Field((float,), None)}}
 
 

@@ -14,8 +14,8 @@ from paddle_optim.optimizers.state import (
     parameter_groups,
     portable_state_dict,
 )
+from paddle_optim.config.ranges import BLEND
 from paddle_optim.config.schema import check_range
-from paddle_optim.optimizers.validation import BLEND
 
 
 class Lookahead(PortableStateMixin, Optimizer):

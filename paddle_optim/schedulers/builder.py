@@ -22,7 +22,7 @@ import paddle.optimizer.lr as paddle_lr
 from ..config.schema import join_key
 from ..errors import ConfigError, UserError
 from .adapters import CosineAnnealingWarmRestarts, PerEpoch, PlateauWarmup
-from ..models.import_path import load_object
+from ..config.import_path import load_object
 from .catalog import CALLABLE_ARGS, PEAK_DEFAULTS, RUN_LENGTH_DEFAULTS, SCHEDULERS, SPAN_THE_RUN
 from .momentum import MOMENTUM_SECTION, MomentumSchedule, momentum_slot, set_momentum, static_momentum
 from .section import native_args, validate_lr_scheduler_section, validate_momentum_section, warmup_length

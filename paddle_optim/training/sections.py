@@ -16,7 +16,8 @@ Each ``validate_*`` returns ``(resolved section, [ConfigError])`` for
 """
 from typing import Any, Dict, List, Tuple
 
-from ..config.schema import Field, Range, validate_section
+from ..config.ranges import COUNT, HALF_OPEN_UNIT, NON_NEGATIVE, OPEN_UNIT, POSITIVE, SEED
+from ..config.schema import Field, validate_section
 from ..data import validate_data_section
 from ..errors import ConfigError
 from ..models import validate_model_section
@@ -24,40 +25,40 @@ from ..models import validate_model_section
 Result = Tuple[Dict[str, Any], List[ConfigError]]
 
 GLOBAL_FIELDS = {
-    "epochs": Field((int,), 10, Range(1), help="passes over the training set"),
-    "seed": Field((int,), 42, Range(0, 2**32 - 1), help="seeds Paddle, numpy, Python and the data order"),
+    "epochs": Field((int,), 10, COUNT, help="passes over the training set"),
+    "seed": Field((int,), 42, SEED, help="seeds Paddle, numpy, Python and the data order"),
     "output_dir": Field((str,), "output/run", help="logs, checkpoints, VisualDL records, metrics.json"),
     "device": Field((str,), "auto", choices=("auto", "cpu", "gpu"), help="auto = gpu when Paddle has CUDA"),
-    "eval_interval": Field((int,), 1, Range(1), help="evaluate every N epochs (and after the last)"),
-    "log_interval": Field((int,), 10, Range(1), help="optimizer steps between log lines / VisualDL points"),
-    "accumulate_steps": Field((int,), 1, Range(1), help="micro-batches per optimizer step"),
-    "max_nonfinite_steps": Field((int,), 10, Range(1), help="stop after this many non-finite losses in a row"),
+    "eval_interval": Field((int,), 1, COUNT, help="evaluate every N epochs (and after the last)"),
+    "log_interval": Field((int,), 10, COUNT, help="optimizer steps between log lines / VisualDL points"),
+    "accumulate_steps": Field((int,), 1, COUNT, help="micro-batches per optimizer step"),
+    "max_nonfinite_steps": Field((int,), 10, COUNT, help="stop after this many non-finite losses in a row"),
 }
 
 LOSS_FIELDS = {
     "name": Field((str,), "CrossEntropyLoss", choices=("CrossEntropyLoss",)),
-    "label_smoothing": Field((float,), 0.0, Range(0.0, 1.0, high_inclusive=False)),
+    "label_smoothing": Field((float,), 0.0, HALF_OPEN_UNIT),
 }
 
 AMP_FIELDS = {
     "enable": Field((bool,), False),
     "level": Field((str,), "O1", choices=("O1", "O2"), help="O2: fp16/bf16 weights with fp32 master weights"),
     "dtype": Field((str,), "float16", choices=("float16", "bfloat16")),
-    "init_loss_scaling": Field((float,), 32768.0, Range(0.0, low_inclusive=False)),
+    "init_loss_scaling": Field((float,), 32768.0, POSITIVE),
     "use_dynamic_loss_scaling": Field((bool,), True),
 }
 
 EMA_FIELDS = {
     "enable": Field((bool,), False),
-    "decay": Field((float,), 0.999, Range(0.0, 1.0, low_inclusive=False, high_inclusive=False)),
+    "decay": Field((float,), 0.999, OPEN_UNIT),
     "warmup": Field((bool,), True, help="decay = min(decay, (1 + n) / (10 + n)) after n updates"),
 }
 
 CHECKPOINT_FIELDS = {
-    "save_interval": Field((int,), 1, Range(0), help="keep epoch_N.* every N epochs (0 = never)"),
-    "keep_last": Field((int,), 3, Range(0), help="epoch_N.* snapshots kept (0 = all)"),
+    "save_interval": Field((int,), 1, NON_NEGATIVE, help="keep epoch_N.* every N epochs (0 = never)"),
+    "keep_last": Field((int,), 3, NON_NEGATIVE, help="epoch_N.* snapshots kept (0 = all)"),
     "save_best": Field((bool,), True, help="best_model.* at the best validation metric"),
-    "interval_steps": Field((int,), 0, Range(0), help="also refresh latest.* every N optimizer steps (0 = per epoch)"),
+    "interval_steps": Field((int,), 0, NON_NEGATIVE, help="also refresh latest.* every N optimizer steps (0 = per epoch)"),
 }
 
 
