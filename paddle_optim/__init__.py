@@ -19,7 +19,7 @@ _LAZY = {
     "RAdam": "paddle_optim.optimizers",
     "Lookahead": "paddle_optim.optimizers",
     "Ranger": "paddle_optim.optimizers",
-    "build_optimizer": "paddle_optim.registry",
+    "build_optimizer": "paddle_optim.factory",
     "build_lr_scheduler": "paddle_optim.schedulers",
 }
 

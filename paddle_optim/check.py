@@ -1,20 +1,22 @@
 """``check``: validate a whole config and warn about the classic schedule mistakes.
 
-Errors (exit 2, one line each) come from :func:`paddle_optim.config.resolve.resolve_config` and from
+Errors (exit 2, one line each) come from :func:`paddle_optim.sections.resolve_config` and from
 building the schedule. Warnings (:func:`lint_config`) come from tuning practice; each says what to
 change. ``train`` runs the same :func:`lint_config` before it starts.
 """
 from typing import Any, Dict, List, Mapping, Optional
 
 from .config import load_config, unknown_name_message
-from .config.resolve import resolve_config
-from .errors import ConfigError
+from .sections import resolve_config
+from .training.evaluate import METRIC_NAME
+from .errors import ConfigError, UserError
+from .factory import trial_build
 from .schedulers.builder import LR_SECTION, MOMENTUM_SECTION, native_arguments, warmup_steps
 from .schedulers.catalog import SCHEDULERS, SPAN_THE_RUN
 from .schedulers.section import native_args
 from .schedulers.momentum import static_momentum
 from .schedulers.preview import ScheduleRow, schedule_table
-from .schedulers.units import config_steps_per_epoch
+from .data import config_steps_per_epoch
 
 #: Thresholds of the warnings (from the tuning advice in the README's schedule section).
 MAX_MOMENTUM = 0.99
@@ -159,8 +161,6 @@ def _plateau(run: _Run) -> List[str]:
     """ReduceOnPlateau must watch a metric the evaluation reports, in the direction that metric improves."""
     if run.section.get("name") != "ReduceOnPlateau":
         return []
-    from .training.evaluate import METRIC_NAME  # evaluation reports {"loss": ..., METRIC_NAME: ...}
-
     metric, mode = run.section["metric"], run.args["mode"]
     improves = {"loss": "min", METRIC_NAME: "max"}
     if metric not in improves:
@@ -182,11 +182,20 @@ def lint_config(config: Mapping[str, Any], steps_per_epoch: int) -> List[str]:
     return _momentum(config) + _warmup(run) + _cosine(run) + _decays(run) + _too_long(run) + _plateau(run) + _near_zero(run)
 
 
+def check_config(config: Mapping[str, Any], steps_per_epoch: int) -> List[str]:
+    """What ``check`` adds to validation, for a resolved config: the optimizer is built once on a dummy
+    parameter (a setting only its class rejects is an error), then the warnings of :func:`lint_config`."""
+    problems = trial_build(config["Optimizer"], "Optimizer")
+    if problems:
+        raise UserError.combine(problems)
+    return lint_config(config, steps_per_epoch)
+
+
 def check_command(args) -> int:
     """``paddle-optim check -c CONFIG [-o ...] [--steps-per-epoch N] [--nproc N]``."""
     config = resolve_config(load_config(args.config, args.override))
     spe: Optional[int] = args.steps_per_epoch or config_steps_per_epoch(config, args.nproc)
-    warnings = lint_config(config, spe)
+    warnings = check_config(config, spe)
     for line in warnings:
         print(f"warning: {line}")
     epochs = int(config["Global"]["epochs"])

@@ -13,7 +13,7 @@
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from ..errors import ConfigError
 from .arrays import ArrayDataset, DatasetInfo, class_indices, held_out, split_train_val
 from .digits import load_digits
 from .folder import count_images, image_folder
+from .sampler import steps_per_epoch
 from .synthetic import make_blobs
 
 
@@ -220,4 +221,17 @@ def _npz_datasets(ds: Mapping[str, Any]):
     return ArrayDataset(x, y, num_classes), ArrayDataset(xv, yv, num_classes), DatasetInfo(tuple(x.shape[1:]), num_classes)
 
 
-__all__ = ["DATASETS", "build_datasets", "num_train_samples", "validate_data_section", "validate_dataset"]
+def config_steps_per_epoch(config, world_size: int = 1, num_samples: Optional[int] = None) -> int:
+    """Optimizer steps per epoch of a resolved config, for every command (``train``, ``check``,
+    ``lr-plot``, ``compare``). Reads only the size of the training set, unless ``num_samples`` gives
+    it. A data set that makes no step (a batch larger than it with ``drop_last``) is a ConfigError."""
+    data = config["Data"]
+    try:
+        return steps_per_epoch(num_train_samples(data) if num_samples is None else num_samples, data["batch_size"],
+                               world_size, config["Global"]["accumulate_steps"], data["drop_last"])
+    except ValueError as err:
+        raise ConfigError("Data.batch_size", str(err)) from None
+
+
+__all__ = ["DATASETS", "build_datasets", "config_steps_per_epoch", "num_train_samples", "steps_per_epoch",
+           "validate_data_section", "validate_dataset"]

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional
 
 from ..config import load_config
-from ..config.resolve import resolve_config
+from ..sections import resolve_config
 from ..errors import UserError
 from .builder import LR_SECTION, build_schedule, warmup_steps
-from .units import config_steps_per_epoch
+from ..data import config_steps_per_epoch
 
 
 @dataclass(frozen=True)

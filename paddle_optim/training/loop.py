@@ -11,21 +11,22 @@ from typing import Any, Dict, Mapping, Optional
 
 import paddle
 
-from ..clipping import ClipGradByGlobalNormAcrossGroups, global_norm
+from ..factory import build_optimizer
+from ..factory.clipping import ClipGradByGlobalNormAcrossGroups, global_norm
 from ..data import build_datasets
 from ..data.loader import iterate_batches
 from ..data.sampler import EpochBatchSampler
 from ..errors import UserError
 from ..models import build_model
 from ..optimizers.state import load_portable_state_dict, portable_state_dict
-from ..registry import build_optimizer
 from ..schedulers import build_schedule
-from ..schedulers.units import config_steps_per_epoch
+from ..data import config_steps_per_epoch
 from . import checkpoint
 from .amp import Amp
 from .distributed import World, all_reduce_sum
 from .ema import ModelEMA
 from .evaluate import METRIC_NAME, evaluate
+from .loss import build_loss
 from .progress import EpochProgress
 from .records import RunRecords, flatten_config
 from .state import RunState, rng_state, seed_everything, seed_step, set_rng_state
@@ -57,7 +58,7 @@ class Run:
         self.clip = _global_norm_clip(self.optimizer)
         ema = config["EMA"]
         self.ema = ModelEMA(self.model, ema["decay"], ema["warmup"]) if ema["enable"] else None
-        self.loss_fn = paddle.nn.CrossEntropyLoss(label_smoothing=config["Loss"]["label_smoothing"])
+        self.loss_fn = build_loss(config["Loss"])
         self.net = paddle.DataParallel(self.model) if world.size > 1 else self.model
         self.sampler = EpochBatchSampler(self.train_set, data["batch_size"], world.size, world.rank,
                                          shuffle=data["shuffle"], drop_last=data["drop_last"], seed=g["seed"])

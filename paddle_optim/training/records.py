@@ -18,10 +18,13 @@ import csv
 import glob
 import json
 import logging
+import logging.handlers
 import os
 import sys
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import yaml
 
 TRAIN_COLUMNS = ("step", "epoch", "loss", "lr", "momentum")
 EVAL_COLUMNS = ("epoch", "step", "loss", "metric")
@@ -36,8 +39,6 @@ def setup_logging(output_dir: Optional[str], keep_early: bool = True) -> None:
     directory may be touched (lint warnings, "AMP is inactive") are kept in memory and written to
     ``train.log`` when it is opened.
     """
-    import logging.handlers
-
     fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
     early = [h for h in log.handlers if isinstance(h, logging.handlers.MemoryHandler)]
     for handler in list(log.handlers):
@@ -229,8 +230,6 @@ class RunRecords:
     """Rank 0's writer of everything above; created only after the whole config was validated."""
 
     def __init__(self, output_dir: str, config: Mapping[str, Any], resume_step: Optional[int]):
-        import yaml
-
         self.output_dir = output_dir
         self.checkpoint_dir = os.path.join(output_dir, "checkpoints")
         os.makedirs(self.checkpoint_dir, exist_ok=True)

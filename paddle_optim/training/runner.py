@@ -11,7 +11,7 @@ import sys
 from typing import Any, Dict, Mapping, Optional
 
 from ..config import load_config
-from ..config.resolve import resolve_config
+from ..sections import resolve_config
 from ..errors import ConfigError, UserError
 
 log = logging.getLogger("paddle_optim.train")

@@ -16,7 +16,7 @@ import pytest
 
 import rel_faulty
 from paddle_optim.cli import main
-from paddle_optim.clipping import global_norm
+from paddle_optim.factory.clipping import global_norm
 from paddle_optim.optimizers.state import portable_state_dict
 from paddle_optim.training.distributed import World
 from paddle_optim.training.loop import Run, train
