@@ -10,10 +10,10 @@ from ..sections import resolve_config
 from ..errors import UserError
 from ..factory import get_spec
 from . import aggregate, grid
-from .aggregate import RunResult
+from .aggregate import CellResult
 from .plots import write_plots
 from .report import best_table, write_results
-from .runner import make_job, run_jobs
+from .jobs import make_job, run_jobs
 from .runs import FINISHED
 
 
@@ -41,7 +41,7 @@ def compare_command(args) -> int:
     records = run_jobs(jobs, args.config, args.jobs, echo=lambda line: print(line, flush=True),
                        ranks_per_job=args.nproc or 1)
     target = args.target if args.target is not None else aggregate.default_target(records.values())
-    results = [RunResult(job.cell, job.run_dir, records[job.cell], target) for job in jobs]
+    results = [CellResult(job.cell, job.run_dir, records[job.cell], target) for job in jobs]
     settings = aggregate.group_settings(results)
     metric = next((r.metrics["metric_name"] for r in records.values() if r.metrics.get("metric_name")), "metric")
     context = {"command": reproduce_command(args), "config": args.config, "seeds": args.seeds,

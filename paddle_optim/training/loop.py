@@ -28,7 +28,7 @@ from .ema import ModelEMA
 from .evaluate import METRIC_NAME, evaluate
 from .loss import build_loss
 from .progress import EpochProgress
-from .records import RunRecords, flatten_config
+from .records import DIVERGED, FINISHED, RunRecords, flatten_config
 from .state import RunState, rng_state, seed_everything, seed_step, set_rng_state
 
 log = logging.getLogger("paddle_optim.train")
@@ -116,11 +116,11 @@ def _warn_config_changes(saved: Mapping[str, Any], current: Mapping[str, Any]) -
 
 def train(run: Run, records: Optional[RunRecords]) -> Dict[str, Any]:
     """Train ``run`` to ``Global.epochs``; return the metrics written to ``metrics.json``."""
-    status, message = "finished", None
+    status, message = FINISHED, None
     try:
         _epochs(run, records)
     except TrainingDiverged as err:
-        status, message = "diverged", err
+        status, message = DIVERGED, err
     metrics = summary(run, status)
     if records is not None:
         records.finish(metrics)

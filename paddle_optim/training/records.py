@@ -26,6 +26,19 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import yaml
 
+from .evaluate import METRIC_NAME
+
+#: The files of a run directory (``Global.output_dir``), declared once; ``compare`` reads them back.
+LOG_FILE = "train.log"
+CONFIG_FILE = "config.yaml"
+TRAIN_LOG = "train_log.csv"
+EVAL_LOG = "eval_log.csv"
+METRICS_FILE = "metrics.json"
+CURVES_FILE = "curves.png"
+VISUALDL_DIR = "vdl"
+#: ``metrics.json`` ``status`` of a run that ended: all steps done, or stopped by non-finite losses.
+FINISHED, DIVERGED = "finished", "diverged"
+
 TRAIN_COLUMNS = ("step", "epoch", "loss", "lr", "momentum")
 EVAL_COLUMNS = ("epoch", "step", "loss", "metric")
 
@@ -54,7 +67,7 @@ def setup_logging(output_dir: Optional[str], keep_early: bool = True) -> None:
         if keep_early:
             log.addHandler(logging.handlers.MemoryHandler(capacity=100000, flushLevel=logging.CRITICAL + 1))
         return
-    file_handler = logging.FileHandler(os.path.join(output_dir, "train.log"), encoding="utf-8")
+    file_handler = logging.FileHandler(os.path.join(output_dir, LOG_FILE), encoding="utf-8")
     file_handler.setFormatter(fmt)
     for memory in early:
         memory.setTarget(file_handler)
@@ -204,8 +217,8 @@ def plot_curves(output_dir: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    train = read_csv(os.path.join(output_dir, "train_log.csv"))
-    evals = read_csv(os.path.join(output_dir, "eval_log.csv"))
+    train = read_csv(os.path.join(output_dir, TRAIN_LOG))
+    evals = read_csv(os.path.join(output_dir, EVAL_LOG))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     steps = [int(r["step"]) for r in train]
     axes[0].plot(steps, [float(r["loss"]) for r in train], label="train")
@@ -220,7 +233,7 @@ def plot_curves(output_dir: str) -> str:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = os.path.join(output_dir, "curves.png")
+    path = os.path.join(output_dir, CURVES_FILE)
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
@@ -234,13 +247,13 @@ class RunRecords:
         self.checkpoint_dir = os.path.join(output_dir, "checkpoints")
         os.makedirs(self.checkpoint_dir, exist_ok=True)
         # A metrics.json from an earlier (shorter or diverged) run would claim this one has ended.
-        if os.path.exists(os.path.join(output_dir, "metrics.json")):
-            os.remove(os.path.join(output_dir, "metrics.json"))
-        with open(os.path.join(output_dir, "config.yaml"), "w", encoding="utf-8") as fh:
+        if os.path.exists(os.path.join(output_dir, METRICS_FILE)):
+            os.remove(os.path.join(output_dir, METRICS_FILE))
+        with open(os.path.join(output_dir, CONFIG_FILE), "w", encoding="utf-8") as fh:
             yaml.safe_dump(dict(config), fh, sort_keys=False)
-        self.train_csv = CsvLog(os.path.join(output_dir, "train_log.csv"), TRAIN_COLUMNS, resume_step)
-        self.eval_csv = CsvLog(os.path.join(output_dir, "eval_log.csv"), EVAL_COLUMNS, resume_step)
-        self.vdl = VisualDL(os.path.join(output_dir, "vdl"), resume_step)
+        self.train_csv = CsvLog(os.path.join(output_dir, TRAIN_LOG), TRAIN_COLUMNS, resume_step)
+        self.eval_csv = CsvLog(os.path.join(output_dir, EVAL_LOG), EVAL_COLUMNS, resume_step)
+        self.vdl = VisualDL(os.path.join(output_dir, VISUALDL_DIR), resume_step)
         self.vdl.hyperparameters(config, ["eval/top1", "eval/loss"])
 
     def training(self, step: int, epoch: int, values: Mapping[str, Optional[float]]) -> None:
@@ -250,7 +263,7 @@ class RunRecords:
         self.vdl.scalars({f"train/{k}": v for k, v in values.items()}, step)
 
     def evaluation(self, epoch: int, step: int, metrics: Mapping[str, float]) -> None:
-        self.eval_csv.write({"epoch": epoch, "step": step, "loss": metrics["loss"], "metric": metrics["top1"]})
+        self.eval_csv.write({"epoch": epoch, "step": step, "loss": metrics["loss"], "metric": metrics[METRIC_NAME]})
         self.vdl.scalars({f"eval/{k}": v for k, v in metrics.items()}, step)
 
     def flush(self) -> None:
@@ -265,4 +278,4 @@ class RunRecords:
         self.eval_csv.close()
         self.vdl.close()
         plot_curves(self.output_dir)
-        write_metrics(os.path.join(self.output_dir, "metrics.json"), metrics)
+        write_metrics(os.path.join(self.output_dir, METRICS_FILE), metrics)

@@ -6,7 +6,7 @@ import pytest
 
 from paddle_optim.compare import grid
 from paddle_optim.compare.grid import Cell
-from paddle_optim.compare.runner import job_spec, make_job, plan
+from paddle_optim.compare.jobs import job_spec, make_job, plan
 from paddle_optim.config import apply_overrides, parse_override
 from paddle_optim.errors import UserError
 
