@@ -245,3 +245,40 @@ def test_suspicious_hold_is_a_warning(tmp_path, capsys, label, section, message)
 ])
 def test_sound_holds_get_no_warning(section):
     assert lint_config(resolve_config(dict(BASE, LRScheduler=section)), SPE) == []
+
+
+def test_the_trainer_resumed_mid_hold_finishes_like_the_uninterrupted_run(tmp_path):
+    """A real ``train`` run resumed from its epoch-1 checkpoint (inside the hold) applies the same learning
+    rates and ends with bit-identical weights."""
+    import csv
+
+    import numpy as np
+    import paddle
+
+    def config(name):
+        raw = {"Global": {"epochs": 4, "seed": 3, "device": "cpu", "log_interval": 1, "eval_interval": 1,
+                          "output_dir": str(tmp_path / name)},
+               "Data": {"dataset": {"name": "synthetic", "num_samples": 256, "num_val": 32, "num_features": 8,
+                                    "num_classes": 3, "seed": 1}, "batch_size": 32},
+               "Model": {"name": "mlp", "hidden_sizes": [16]},
+               "Optimizer": {"name": "Momentum", "learning_rate": 0.1, "momentum": 0.9},
+               "LRScheduler": {"name": "CosineAnnealingDecay", "eta_min": 0.001, "warmup": {"steps": 4},
+                               "hold": {"epochs": 2}},   # 8 steps per epoch: warmup 1-4, hold 5-20, cosine 21-32
+               "Checkpoint": {"save_interval": 1, "keep_last": 4}}
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        return str(path)
+
+    assert main(["train", "-c", config("full")]) == 0
+    assert main(["train", "-c", config("resumed"), "--resume", str(tmp_path / "full" / "checkpoints" / "epoch_1")]) == 0
+
+    def lrs(name):
+        with open(tmp_path / name / "train_log.csv", newline="") as fh:
+            return {int(r["step"]): float(r["lr"]) for r in csv.DictReader(fh)}
+
+    full, resumed = lrs("full"), lrs("resumed")
+    assert [full[s] for s in range(5, 22)] == [0.1] * 17 and full[22] < 0.1
+    assert {s: lr for s, lr in resumed.items() if s > 8} == {s: lr for s, lr in full.items() if s > 8}
+    weights = [paddle.load(str(tmp_path / name / "checkpoints" / "latest.pdparams")) for name in ("full", "resumed")]
+    for key in weights[0]:
+        np.testing.assert_array_equal(weights[1][key].numpy(), weights[0][key].numpy())
