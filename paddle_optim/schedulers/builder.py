@@ -88,8 +88,8 @@ def native_arguments(section: Mapping[str, Any], steps_per_epoch: int, total_ste
         elif value is None and arg in RUN_LENGTH_DEFAULTS:
             value = remaining if kind == "period" else remaining - 1
             if value < 1:
-                raise ConfigError(key, f"the run has only {remaining} optimizer step(s) after {before or 'the start'}; "
-                                       "train longer")
+                raise ConfigError(key, f"the run has only {remaining} optimizer step(s){f' after {before}' if before else ''}"
+                                       "; train longer")
         elif kind is not None and value is not None:
             given = value
             value = (end_steps if kind == "end" else to_steps)(value, unit, steps_per_epoch)
