@@ -11,7 +11,7 @@ from .sections import resolve_config
 from .training.evaluate import METRIC_NAME
 from .errors import ConfigError, UserError
 from .factory import trial_build
-from .schedulers.builder import LR_SECTION, MOMENTUM_SECTION, native_arguments, warmup_steps
+from .schedulers.builder import LR_SECTION, MOMENTUM_SECTION, lead_in, native_arguments, phase_steps
 from .schedulers.catalog import SCHEDULERS, SPAN_THE_RUN
 from .schedulers.section import native_args
 from .schedulers.momentum import static_momentum
@@ -21,6 +21,7 @@ from .data import config_steps_per_epoch
 #: Thresholds of the warnings (from the tuning advice in the README's schedule section).
 MAX_MOMENTUM = 0.99
 MAX_WARMUP_FRACTION = 0.2
+MIN_DECAY_FRACTION = 0.1         # after warmup + hold (WSD decays over the last 10-20%)
 MIN_STEP_SIZE_FRACTION = 0.25
 STEP_GAMMA = (0.1, 0.5)          # StepDecay / MultiStepDecay
 EPOCH_GAMMA = (0.98, 0.995)      # ExponentialDecay, per epoch
@@ -29,18 +30,22 @@ NEAR_ZERO_BEFORE = 0.9           # ... reached before this fraction of training
 
 
 class _Run:
-    """The numbers every warning needs: steps, warmup, peak learning rate, the schedule's values."""
+    """The numbers every warning needs: steps, warmup, hold, peak learning rate, the schedule's values."""
 
     def __init__(self, config: Mapping[str, Any], steps_per_epoch: int, rows: List[ScheduleRow]):
         self.spe = steps_per_epoch
         self.total = steps_per_epoch * int(config["Global"]["epochs"])
         self.section: Dict[str, Any] = config.get(LR_SECTION) or {}
-        self.warmup = warmup_steps(self.section, steps_per_epoch)
+        self.warmup = phase_steps(self.section, "warmup", steps_per_epoch, self.total)
+        self.hold = phase_steps(self.section, "hold", steps_per_epoch, self.total)
+        self.start = self.warmup + self.hold  # the schedule's first step
+        # "the run after warmup and hold" / "the run" in messages
+        self.rest = f"rest of the run after {lead_in(self.section)}" if self.start else "run"
         self.peak = float(config["Optimizer"]["learning_rate"])
         self.rows = rows
         self.args: Dict[str, Any] = {}
         if self.section.get("name"):
-            self.args = native_arguments(self.section, steps_per_epoch, self.total, self.warmup, self.peak)
+            self.args = native_arguments(self.section, steps_per_epoch, self.total, self.start, self.peak)
 
     def epochs(self, steps: float) -> str:
         epochs = steps / self.spe
@@ -64,20 +69,28 @@ def _warmup(run: _Run) -> List[str]:
     return out
 
 
+def _hold(run: _Run) -> List[str]:
+    decay = run.total - run.start
+    if not run.hold or decay >= MIN_DECAY_FRACTION * run.total:
+        return []
+    return [f"{LR_SECTION}.hold: {lead_in(run.section)} take {run.start / run.total:.0%} of training, leaving "
+            f"{run.epochs(decay)} for {run.section['name']} (under {MIN_DECAY_FRACTION:.0%}); warmup-stable-decay "
+            "decays over the last 10-20% of the run: shorten the hold"]
+
+
 def _cosine(run: _Run) -> List[str]:
     name, out = run.section.get("name"), []
     if name in ("CosineAnnealingDecay", "CosineAnnealingWarmRestarts") and run.args["eta_min"] == 0:
         out.append(f"{LR_SECTION}.eta_min: 0 wastes the last epochs at a learning rate of ~0; set it to 1e-3..1e-2 "
                    f"of Optimizer.learning_rate (e.g. {run.peak * 1e-3:g})")
     if name == "CosineAnnealingDecay":
-        t_max, end = run.args["T_max"], run.total - run.warmup - 1  # eta_min should fall on the last step
+        t_max, end = run.args["T_max"], run.total - run.start - 1  # eta_min should fall on the last step
         if t_max < end:
             out.append(f"{LR_SECTION}.T_max: the cosine reaches eta_min at the end of {run.epochs(t_max + 1)} but the run "
-                       f"{'after warmup ' if run.warmup else ''}lasts {run.epochs(end + 1)}; Paddle's cosine then "
-                       "rises again. Omit T_max to span the rest of the run")
+                       f"{f'after {lead_in(run.section)} ' if run.start else ''}lasts {run.epochs(end + 1)}; Paddle's "
+                       "cosine then rises again. Omit T_max to span the rest of the run")
         elif t_max > end:
-            out.append(f"{LR_SECTION}.T_max: {run.epochs(t_max)} is longer than the "
-                       f"{'rest of the run after warmup' if run.warmup else 'run'} ({run.epochs(end + 1)}), so "
+            out.append(f"{LR_SECTION}.T_max: {run.epochs(t_max)} is longer than the {run.rest} ({run.epochs(end + 1)}), so "
                        f"training stops at lr {run.rows[-1].lr:.3g} instead of eta_min; omit T_max to span it")
     return out
 
@@ -89,7 +102,7 @@ def _decays(run: _Run) -> List[str]:
         step_size = run.args["step_size"]
         if step_size < MIN_STEP_SIZE_FRACTION * run.total:
             out.append(f"{LR_SECTION}.step_size: {run.epochs(step_size)} is under 1/4 of the run "
-                       f"({run.epochs(run.total)}), so the rate drops {(run.total - run.warmup - 1) // step_size} "
+                       f"({run.epochs(run.total)}), so the rate drops {(run.total - run.start - 1) // step_size} "
                        f"times; use 1/3 to 1/2 of the run")
     if name in ("StepDecay", "MultiStepDecay") and not STEP_GAMMA[0] <= unit_gamma <= STEP_GAMMA[1]:
         out.append(f"{LR_SECTION}.gamma: {unit_gamma:g} is outside the usual {STEP_GAMMA[0]}-{STEP_GAMMA[1]} "
@@ -103,7 +116,7 @@ def _decays(run: _Run) -> List[str]:
                                                               " (with unit: step, gamma applies every step)") +
                        f"; use gamma {EPOCH_GAMMA[0]}-{EPOCH_GAMMA[1]} with unit: epoch")
     for key in ("milestones", "boundaries"):
-        late = [p + run.warmup for p in run.args.get(key, ()) if p + run.warmup >= run.total]
+        late = [p + run.start for p in run.args.get(key, ()) if p + run.start >= run.total]
         if late:
             out.append(f"{LR_SECTION}.{key}: {', '.join(run.epochs(p) for p in late)} at or beyond the end of "
                        f"training ({run.epochs(run.total)}) never take effect; move them inside the run")
@@ -115,7 +128,7 @@ def _decays(run: _Run) -> List[str]:
 
 def _near_zero(run: _Run) -> List[str]:
     floor = NEAR_ZERO * run.peak
-    first = next((r for r in run.rows[run.warmup:] if r.lr <= floor), None)
+    first = next((r for r in run.rows[run.start:] if r.lr <= floor), None)
     if first is None or first.step > NEAR_ZERO_BEFORE * run.total:
         return []
     return [f"{LR_SECTION}: the learning rate falls below {NEAR_ZERO:.1%} of its peak in epoch {first.epoch} of "
@@ -140,7 +153,7 @@ def _too_long(run: _Run) -> List[str]:
     if not run.section.get("name"):
         return []
     spec = SCHEDULERS[run.section["name"]]
-    remaining = run.total - run.warmup
+    remaining = run.total - run.start
     out = []
     for arg, given in native_args(run.section).items():
         kind = spec.time_kind(arg)
@@ -151,8 +164,8 @@ def _too_long(run: _Run) -> List[str]:
         if steps >= remaining:
             hint = (f"; lengths count epochs with unit: epoch (the default), so {given:g} means {given:g} epochs: "
                     "set unit: step for steps" if run.section["unit"] == "epoch" else "; shorten it")
-            out.append(f"{LR_SECTION}.{arg}: {run.epochs(steps)} is not shorter than the "
-                       f"{'rest of the run after warmup' if run.warmup else 'run'} ({run.epochs(remaining)}), "
+            out.append(f"{LR_SECTION}.{arg}: {run.epochs(steps)} is not shorter than the {run.rest} "
+                       f"({run.epochs(remaining)}), "
                        f"so it never completes{hint}")
     return out
 
@@ -179,7 +192,7 @@ def lint_config(config: Mapping[str, Any], steps_per_epoch: int) -> List[str]:
     """
     rows = schedule_table(config, steps_per_epoch)
     run = _Run(config, steps_per_epoch, rows)
-    return _momentum(config) + _warmup(run) + _cosine(run) + _decays(run) + _too_long(run) + _plateau(run) + _near_zero(run)
+    return _momentum(config) + _warmup(run) + _hold(run) + _cosine(run) + _decays(run) + _too_long(run) + _plateau(run) + _near_zero(run)
 
 
 def check_config(config: Mapping[str, Any], steps_per_epoch: int) -> List[str]:

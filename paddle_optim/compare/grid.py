@@ -27,9 +27,10 @@ OPTIMIZER_EXTRAS: Mapping[str, Mapping[str, Any]] = {
 # section into every cell so all optimizers train under the same regularisation and clipping.
 SHARED_OPTIMIZER_KEYS = ("weight_decay", "no_weight_decay", "grad_clip", "multi_precision")
 
-# The scheduler-independent key of an LRScheduler section: a base config's warmup stays in front of
-# every scheduler the sweep tries.
-SHARED_SCHEDULER_KEYS = ("warmup",)
+# The scheduler-independent keys of an LRScheduler section: a base config's warmup and hold stay in
+# front of every scheduler the sweep tries (a scheduler that cannot follow a hold is rejected before
+# anything trains).
+SHARED_SCHEDULER_KEYS = ("warmup", "hold")
 
 # `--schedulers none` trains with a constant learning rate (no LRScheduler section).
 NO_SCHEDULER = "none"

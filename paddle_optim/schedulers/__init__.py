@@ -1,10 +1,10 @@
-"""Schedules: every ``paddle.optimizer.lr`` class from YAML, units, warmup, momentum schedules, resume.
+"""Schedules: every ``paddle.optimizer.lr`` class from YAML, units, warmup, hold, momentum schedules, resume.
 
 Modules:
     units      lengths in epochs <-> optimizer steps
     catalog    the scheduler classes and their arguments, read from Paddle's signatures
     section    validation of the ``LRScheduler`` and ``MomentumScheduler`` config sections
-    adapters   per-epoch stepping, a resumable CosineAnnealingWarmRestarts, warmup before ReduceOnPlateau
+    adapters   per-epoch stepping, the hold phase, a resumable CosineAnnealingWarmRestarts, warmup before ReduceOnPlateau
     momentum   momentum/beta1 schedules and where an optimizer keeps its momentum
     builder    ``build_lr_scheduler``, ``build_schedule`` -> ``TrainingSchedule``
     preview    the ``lr-plot`` command (PNG + CSV of the whole schedule)

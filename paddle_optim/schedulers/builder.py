@@ -9,11 +9,14 @@ Conventions (also in the README):
   a length whose end value is reached (``T_max``, ``decay_steps``, ``total_steps`` of LinearLR) of E
   epochs is E·spe − 1 steps, so the end value is applied on the last step of epoch E; positions
   (``milestones``, ``boundaries``) are on the training clock, so a warmup does not move them.
-* ``warmup`` wraps the schedule in ``paddle.optimizer.lr.LinearWarmup``: the schedule starts after the
-  warmup and ``T_max``/``decay_steps``/``total_steps``, when omitted, cover the rest of the run.
+* ``warmup`` wraps the schedule in ``paddle.optimizer.lr.LinearWarmup`` and ``hold`` in
+  :class:`~paddle_optim.schedulers.adapters.Hold` (the peak, constant, after the warmup): the schedule
+  starts after both and ``T_max``/``decay_steps``/``total_steps``, when omitted, cover the rest of the run;
+  positions stay on the training clock and may not fall inside warmup + hold.
 * Per-call decays (``ExponentialDecay``, ``NaturalExpDecay``, ``InverseTimeDecay``, ``LambdaDecay``,
   ``MultiplicativeDecay``) advance once per epoch with ``unit: epoch``, once per step with ``unit: step``.
 """
+import math
 import warnings
 from typing import Any, Dict, Mapping, Optional, Union
 
@@ -21,11 +24,11 @@ import paddle.optimizer.lr as paddle_lr
 
 from ..config.schema import join_key
 from ..errors import ConfigError, UserError
-from .adapters import CosineAnnealingWarmRestarts, PerEpoch, PlateauWarmup
+from .adapters import CosineAnnealingWarmRestarts, Hold, PerEpoch, PlateauWarmup, feed_metric
 from ..config.import_path import load_object
 from .catalog import CALLABLE_ARGS, PEAK_DEFAULTS, RUN_LENGTH_DEFAULTS, SCHEDULERS, SPAN_THE_RUN
 from .momentum import MOMENTUM_SECTION, MomentumSchedule, momentum_slot, set_momentum, static_momentum
-from .section import native_args, validate_lr_scheduler_section, validate_momentum_section, warmup_length
+from .section import native_args, phase_length, validate_lr_scheduler_section, validate_momentum_section
 from .units import end_steps, to_steps
 
 LR_SECTION = "LRScheduler"
@@ -48,31 +51,45 @@ def _resolved(section: Optional[Mapping[str, Any]], validate, path: str) -> Opti
     return resolved
 
 
-def warmup_steps(section: Optional[Mapping[str, Any]], steps_per_epoch: int) -> int:
-    """Optimizer steps of the warmup of a resolved LRScheduler section (0 without one)."""
-    warmup = (section or {}).get("warmup")
-    return 0 if warmup is None else max(1, to_steps(*warmup_length(warmup), steps_per_epoch))
+def phase_steps(section: Optional[Mapping[str, Any]], phase: str, steps_per_epoch: int, total_steps: int) -> int:
+    """Optimizer steps of the ``warmup`` or ``hold`` of a resolved LRScheduler section (0 without one);
+    a ``fraction`` is of the whole run's ``total_steps``."""
+    given = (section or {}).get(phase)
+    if given is None:
+        return 0
+    length, unit = phase_length(given)
+    steps = int(round(length * total_steps)) if unit == "fraction" else to_steps(length, unit, steps_per_epoch)
+    return max(1, steps)
 
 
-def native_arguments(section: Mapping[str, Any], steps_per_epoch: int, total_steps: int, warmup: int,
+def lead_in(section: Optional[Mapping[str, Any]]) -> str:
+    """The phases before the schedule, for messages: ``warmup``, ``hold``, ``warmup and hold`` or ``""``."""
+    return " and ".join(p for p in ("warmup", "hold") if (section or {}).get(p) is not None)
+
+
+def native_arguments(section: Mapping[str, Any], steps_per_epoch: int, total_steps: int, start: int,
                      learning_rate: float) -> Dict[str, Any]:
-    """The native constructor arguments: times in optimizer steps, callables imported, peak injected."""
+    """The native constructor arguments: times in optimizer steps, callables imported, peak injected.
+
+    ``start`` is the optimizer step the schedule starts on (after warmup and hold)."""
     spec = SCHEDULERS[section["name"]]
     unit = section["unit"]
-    remaining = total_steps - warmup
+    remaining = total_steps - start
+    before = lead_in(section)
     kwargs: Dict[str, Any] = {}
     for arg, value in native_args(section).items():
         key = join_key(LR_SECTION, arg)
         kind = spec.time_kind(arg)
         if kind == "position":
-            value = [to_steps(v, unit, steps_per_epoch) - warmup for v in value]
+            value = [to_steps(v, unit, steps_per_epoch) - start for v in value]
             if value[0] < 1:
-                raise ConfigError(key, f"the first one is at step {value[0] + warmup}, inside the warmup "
-                                       f"({warmup} steps); move it after the warmup")
+                raise ConfigError(key, f"the first one is at step {value[0] + start}, inside the {before} "
+                                       f"({start} steps); move it after the {before}")
         elif value is None and arg in RUN_LENGTH_DEFAULTS:
             value = remaining if kind == "period" else remaining - 1
             if value < 1:
-                raise ConfigError(key, f"the run has only {remaining} optimizer step(s) after warmup; train longer")
+                raise ConfigError(key, f"the run has only {remaining} optimizer step(s){f' after {before}' if before else ''}"
+                                       "; train longer")
         elif kind is not None and value is not None:
             given = value
             value = (end_steps if kind == "end" else to_steps)(value, unit, steps_per_epoch)
@@ -110,23 +127,43 @@ def build_lr_scheduler(section: Optional[Mapping[str, Any]], learning_rate: floa
     if section is None:
         return float(learning_rate)
     total = steps_per_epoch * epochs
-    warmup = warmup_steps(section, steps_per_epoch)
+    warmup = phase_steps(section, "warmup", steps_per_epoch, total)
+    hold = phase_steps(section, "hold", steps_per_epoch, total)
     if warmup and total - warmup < 2:
         raise ConfigError(join_key(LR_SECTION, "warmup"), f"lasts {warmup} of the run's {total} optimizer steps; "
                                                           "leave at least 2 steps for the schedule")
+    if hold and total - warmup - hold < 2:
+        raise ConfigError(join_key(LR_SECTION, "hold"),
+                          f"lasts {hold} optimizer steps{f' after a {warmup}-step warmup' if warmup else ''}, leaving "
+                          f"{max(total - warmup - hold, 0)} of the run's {total} for the schedule; leave at least 2")
     if section["name"] is None:
+        if hold:
+            raise ConfigError(join_key(LR_SECTION, "hold"), "keeps the peak before a schedule, but there is no "
+                              "LRScheduler.name, so the rate is constant anyway; add a decay (e.g. name: "
+                              "CosineAnnealingDecay) or remove hold")
         base: Union[float, paddle_lr.LRScheduler] = float(learning_rate)
+        on_metrics = False
     else:
         spec = SCHEDULERS[section["name"]]
         cls = _RESUMABLE.get(spec.name, spec.cls)
-        kwargs = native_arguments(section, steps_per_epoch, total, warmup, float(learning_rate))
+        kwargs = native_arguments(section, steps_per_epoch, total, warmup + hold, float(learning_rate))
         try:
             base = cls(**kwargs)
         # Paddle's own argument checks (LinearWarmup and a few others use assert), reported at the section.
         except (ValueError, TypeError, AssertionError) as err:
             raise ConfigError(LR_SECTION, f"{spec.name}: {err}") from None
+        on_metrics = isinstance(base, paddle_lr.ReduceOnPlateau)  # moves on evaluations, not on the clock
         if spec.per_call and section["unit"] == "epoch":
             base = PerEpoch(base, steps_per_epoch)
+        if hold:
+            # The hold is the peak, and the schedule takes over from it without a jump.
+            if not math.isclose(float(base.last_lr), float(learning_rate), rel_tol=1e-9):
+                raise ConfigError(join_key(LR_SECTION, "hold"),
+                                  f"{spec.name} starts at {float(base.last_lr):g}, not at the peak "
+                                  f"Optimizer.learning_rate {float(learning_rate):g}; hold keeps the peak before a "
+                                  "schedule that decays from it (e.g. CosineAnnealingDecay, PolynomialDecay, "
+                                  "MultiStepDecay): use one, or remove hold")
+            base = Hold(base, hold)
     if not warmup:
         return base
     start_lr = section["warmup"]["start_lr"]
@@ -137,7 +174,7 @@ def build_lr_scheduler(section: Optional[Mapping[str, Any]], learning_rate: floa
         raise ConfigError(join_key(LR_SECTION, "warmup.start_lr"),
                           f"{start_lr:g} must be below the learning rate {section['name'] or 'the run'} starts at "
                           f"({end_lr:g}); lower it, or drop the warmup if the schedule already ramps up")
-    if isinstance(base, paddle_lr.ReduceOnPlateau):
+    if on_metrics:
         return PlateauWarmup(base, warmup, start_lr)
     return paddle_lr.LinearWarmup(base, warmup, start_lr, end_lr)
 
@@ -161,7 +198,9 @@ def build_momentum_schedule(section: Optional[Mapping[str, Any]], lr_section: Op
     # OneCycle: the same phases as an OneCycleLR learning rate, when that is the schedule.
     lr = _resolved(lr_section, validate_lr_scheduler_section, LR_SECTION) or {}
     cycle = native_args(lr) if lr.get("name") == "OneCycleLR" else {}
-    offset = warmup_steps(lr, steps_per_epoch) if cycle else 0
+    # OneCycleLR starts after warmup and hold (a hold before it is rejected unless divide_factor is 1).
+    offset = phase_steps(lr, "warmup", steps_per_epoch, total) + phase_steps(lr, "hold", steps_per_epoch, total) \
+        if cycle else 0
     length = cycle.get("total_steps")
     steps = total - offset if length is None else to_steps(length, lr["unit"], steps_per_epoch)
     pick = {key: section[key] if section[key] is not None else cycle.get(key, default)
@@ -218,11 +257,7 @@ class TrainingSchedule:
         if self.metric not in metrics:
             raise UserError(f"{LR_SECTION}.metric: '{self.metric}' is not an evaluation metric; "
                             f"available: {', '.join(sorted(metrics))}")
-        value = float(metrics[self.metric])
-        if isinstance(self.learning_rate, PlateauWarmup):
-            self.learning_rate.step_metric(value)
-        else:
-            self.learning_rate.step(value)
+        feed_metric(self.learning_rate, float(metrics[self.metric]))
 
     def current_lr(self) -> float:
         """The learning rate the next optimizer step uses."""

@@ -13,7 +13,7 @@ from typing import Any, List, Mapping, Optional
 from ..config import load_config
 from ..sections import resolve_config
 from ..errors import UserError
-from .builder import LR_SECTION, build_schedule, warmup_steps
+from .builder import LR_SECTION, build_schedule, phase_steps
 from ..data import config_steps_per_epoch
 
 
@@ -44,8 +44,8 @@ def write_csv(rows: List[ScheduleRow], path: str) -> None:
             writer.writerow([r.step, r.epoch, repr(r.lr), "" if r.momentum is None else repr(r.momentum)])
 
 
-def plot(rows: List[ScheduleRow], path: str, steps_per_epoch: int, warmup: int, title: str) -> None:
-    """PNG: learning rate (and momentum, when there is one) vs step; epoch boundaries, warmup shaded."""
+def plot(rows: List[ScheduleRow], path: str, steps_per_epoch: int, warmup: int, title: str, hold: int = 0) -> None:
+    """PNG: learning rate (and momentum, when there is one) vs step; epoch boundaries, warmup and hold shaded."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
@@ -67,6 +67,9 @@ def plot(rows: List[ScheduleRow], path: str, steps_per_epoch: int, warmup: int, 
             ax.axvline(epoch * steps_per_epoch, color="0.85", linewidth=0.6, zorder=0)
         if warmup:
             ax.axvspan(0, warmup, color="tab:green", alpha=0.12, label=f"warmup ({warmup} steps)")
+        if hold:
+            ax.axvspan(warmup, warmup + hold, color="tab:purple", alpha=0.08, label=f"hold ({hold} steps)")
+        if warmup or hold:
             ax.legend(loc="best", fontsize=8)
         ax.grid(axis="y", alpha=0.3)
     axes[-1, 0].set_xlabel(f"optimizer step ({steps_per_epoch} per epoch; grey lines: epoch boundaries)")
@@ -91,9 +94,10 @@ def lr_plot_command(args) -> int:
     write_csv(rows, csv_path)
     lr_section = config.get(LR_SECTION) or {}
     name = lr_section.get("name") or "constant"
-    warmup = warmup_steps(lr_section, spe)
-    title = f"{name}{' + warmup' if warmup else ''}: {config['Global']['epochs']} epochs x {spe} steps"
-    plot(rows, out, spe, warmup, title)
+    warmup, hold = (phase_steps(lr_section, phase, spe, len(rows)) for phase in ("warmup", "hold"))
+    phases = "".join(f" + {phase}" for phase, steps in (("warmup", warmup), ("hold", hold)) if steps)
+    title = f"{name}{phases}: {config['Global']['epochs']} epochs x {spe} steps"
+    plot(rows, out, spe, warmup, title, hold)
     print(f"wrote {out} and {csv_path} ({len(rows)} optimizer steps, {spe} per epoch, "
           f"lr {rows[0].lr:.4g} -> max {max(r.lr for r in rows):.4g} -> {rows[-1].lr:.4g})")
     return 0

@@ -7,6 +7,7 @@
       unit: epoch                  # epoch (default) | step: what every length/position below counts
       eta_min: 1.0e-5              # the class's own arguments, Paddle's names
       warmup: {epochs: 1, start_lr: 1.0e-4}   # or {steps: 500}; wraps the schedule in LinearWarmup
+      hold: {fraction: 0.7}        # or {epochs: N} / {steps: N}: the peak, constant, after the warmup
 
 The peak learning rate is ``Optimizer.learning_rate`` and is never repeated here.
 
@@ -31,10 +32,17 @@ _WARMUP_FIELDS = {
     "start_lr": Field((float,), default=None, range=NON_NEGATIVE,
                       help="learning rate of the first step; default Optimizer.learning_rate / 100"),
 }
+_HOLD_FIELDS = {
+    "epochs": _LENGTH,
+    "steps": _LENGTH,
+    "fraction": Field((float,), default=None, range=OPEN_UNIT,
+                      help="of the whole run's optimizer steps"),
+}
 _COMMON_FIELDS = {
     "name": Field((str,), default=None, help="a class of paddle.optimizer.lr; omit for a constant learning rate"),
     "unit": _UNIT,
     "warmup": Field((dict,), default=None, help="{epochs|steps: N, start_lr: x}"),
+    "hold": Field((dict,), default=None, help="{epochs|steps|fraction: N}"),
 }
 _PLATEAU_FIELDS = {"metric": Field((str,), default="loss", help="the validation metric that drives ReduceOnPlateau")}
 
@@ -42,19 +50,29 @@ _PLATEAU_FIELDS = {"metric": Field((str,), default="loss", help="the validation 
 EXTRA_KEYS = tuple(_COMMON_FIELDS) + tuple(_PLATEAU_FIELDS)
 
 
-def _warmup(raw: Any, path: str) -> Tuple[Optional[Dict[str, Any]], List[ConfigError]]:
-    section, errors = validate_section(raw, _WARMUP_FIELDS, path)
-    given = [k for k in ("epochs", "steps") if section.get(k) is not None]
-    if len(given) != 1 and not any(e.key in (join_key(path, "epochs"), join_key(path, "steps")) for e in errors):
-        errors.append(ConfigError(path, "give exactly one of 'epochs' or 'steps' (the warmup length)"))
+#: The length keys of a phase and the unit each counts.
+_LENGTH_UNITS = {"epochs": "epoch", "steps": "step", "fraction": "fraction"}
+
+
+def _phase(raw: Any, fields: Mapping[str, Field], path: str, what: str
+           ) -> Tuple[Optional[Dict[str, Any]], List[ConfigError]]:
+    """Validate a phase mapping (``warmup``, ``hold``): exactly one length key, plus its other keys."""
+    section, errors = validate_section(raw, fields, path)
+    lengths = [k for k in fields if k in _LENGTH_UNITS]
+    given = [k for k in lengths if section.get(k) is not None]
+    if len(given) != 1 and not errors:  # a misspelled or bad length key is the one error to report
+        quoted = [f"'{k}'" for k in lengths]
+        errors.append(ConfigError(path, f"give exactly one of {', '.join(quoted[:-1])} or {quoted[-1]} ({what})"))
     if errors:
         return None, errors
-    return {given[0]: section[given[0]], "start_lr": section["start_lr"]}, []
+    return {given[0]: section[given[0]], **{k: v for k, v in section.items() if k not in lengths}}, []
 
 
-def warmup_length(warmup: Mapping[str, Any]) -> Tuple[float, str]:
-    """``(length, unit)`` of a resolved ``warmup`` mapping (``{epochs|steps: N, start_lr}``)."""
-    return (warmup["epochs"], "epoch") if "epochs" in warmup else (warmup["steps"], "step")
+def phase_length(phase: Mapping[str, Any]) -> Tuple[float, str]:
+    """``(length, unit)`` of a resolved phase (``warmup``: ``{epochs|steps: N, start_lr}``, ``hold``:
+    ``{epochs|steps|fraction: N}``); unit is ``epoch``, ``step`` or ``fraction`` (of the run)."""
+    key = next(k for k in _LENGTH_UNITS if k in phase)
+    return phase[key], _LENGTH_UNITS[key]
 
 
 def native_args(section: Mapping[str, Any]) -> Dict[str, Any]:
@@ -67,7 +85,8 @@ def validate_lr_scheduler_section(raw: Any, path: str) -> Tuple[Optional[Dict[st
 
     The resolved section has the same form as the config (defaults filled in), so a saved resolved
     config validates again to itself: ``name``, ``unit``, ``warmup`` (``None`` or
-    ``{epochs|steps: N, start_lr}``), ``metric`` for ReduceOnPlateau, and the native arguments
+    ``{epochs|steps: N, start_lr}``), ``hold`` (``None`` or ``{epochs|steps|fraction: N}``), ``metric``
+    for ReduceOnPlateau, and the native arguments
     (:func:`native_args`).
     """
     if raw is None:
@@ -90,16 +109,18 @@ def validate_lr_scheduler_section(raw: Any, path: str) -> Tuple[Optional[Dict[st
                                   "Optimizer.learning_rate; remove it here"))
     section, more = validate_section({k: v for k, v in raw.items() if k not in peak_keys}, fields, path)
     errors += more
-    warmup = None
-    if section.get("warmup") is not None:
-        warmup, more = _warmup(section["warmup"], join_key(path, "warmup"))
-        errors += more
+    phases: Dict[str, Optional[Dict[str, Any]]] = {"warmup": None, "hold": None}
+    for key, phase_fields, what in (("warmup", _WARMUP_FIELDS, "the warmup length"),
+                                    ("hold", _HOLD_FIELDS, "the hold length")):
+        if section.get(key) is not None:
+            phases[key], more = _phase(section[key], phase_fields, join_key(path, key), what)
+            errors += more
     if name == "PiecewiseDecay" and not errors and len(section["values"]) != len(section["boundaries"]) + 1:
         errors.append(ConfigError(join_key(path, "values"), f"needs one more entry than boundaries "
                                   f"({len(section['boundaries']) + 1}), got {len(section['values'])}"))
     if errors:
         return None, errors
-    return {**section, "warmup": warmup}, []
+    return {**section, **phases}, []
 
 
 _MOMENTUM = Field((float,), range=HALF_OPEN_UNIT)

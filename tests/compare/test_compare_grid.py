@@ -54,6 +54,12 @@ def test_cell_overrides_round_trip_through_the_override_parser(scheduler, expect
     assert parse_override(grid.output_dir_override("/tmp/a b/c: d")) == (["Global", "output_dir"], "/tmp/a b/c: d")
 
 
+def test_a_base_hold_stays_in_front_of_every_swept_scheduler():
+    base = dict(BASE, LRScheduler={"name": "CosineAnnealingDecay", "hold": {"fraction": 0.7}})
+    config = apply_overrides(base, grid.cell_overrides(Cell("AdamW", 3e-4, 8, "LinearLR"), base, epochs=2))
+    assert config["LRScheduler"] == {"name": "LinearLR", "hold": {"fraction": 0.7}}
+
+
 def test_grid_order_and_names():
     cells = grid.expand_grid(["Momentum", "AdamW"], [0.1, 0.01], [0, 1])
     assert len(cells) == 8 and cells[0] == Cell("Momentum", 0.1, 0) and cells[1] == Cell("Momentum", 0.1, 1)

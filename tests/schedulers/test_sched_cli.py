@@ -27,9 +27,17 @@ def write_config(tmp_path, **sections):
     return str(path), raw
 
 
-def test_lr_plot_csv_is_what_training_applies(tmp_path):
-    path, raw = write_config(tmp_path, LRScheduler={"name": "CosineAnnealingDecay", "eta_min": 1e-3,
-                                                    "warmup": {"epochs": 1, "start_lr": 0.01}},
+PREVIEWED = {
+    "warmup+cosine": {"name": "CosineAnnealingDecay", "eta_min": 1e-3, "warmup": {"epochs": 1, "start_lr": 0.01}},
+    "warmup+hold+cosine": {"name": "CosineAnnealingDecay", "eta_min": 1e-3, "warmup": {"epochs": 1, "start_lr": 0.01},
+                           "hold": {"fraction": 0.5}},
+    "hold+linear (WSD)": {"name": "PolynomialDecay", "end_lr": 1e-3, "power": 1.0, "hold": {"epochs": 8}},
+}
+
+
+@pytest.mark.parametrize("label", sorted(PREVIEWED))
+def test_lr_plot_csv_is_what_training_applies(tmp_path, label):
+    path, raw = write_config(tmp_path, LRScheduler=PREVIEWED[label],
                              MomentumScheduler={"name": "Linear", "start": 0.8, "end": 0.95, "length": 4})
     out = tmp_path / "plots" / "lr.png"
     assert main(["lr-plot", "-c", path, "--out", str(out)]) == 0
@@ -72,7 +80,7 @@ ERRORS = [
     ("unknown scheduler", {"LRScheduler": {"name": "CosineAnnealing"}},
      "LRScheduler.name: unknown scheduler 'CosineAnnealing' (did you mean 'CosineAnnealingDecay'?); allowed: "),
     ("unknown key", {"LRScheduler": {"name": "CosineAnnealingDecay", "T_mx": 10}},
-     "LRScheduler.T_mx: unknown key (did you mean 'T_max'?); allowed: T_max, eta_min, name, unit, warmup"),
+     "LRScheduler.T_mx: unknown key (did you mean 'T_max'?); allowed: T_max, eta_min, hold, name, unit, warmup"),
     ("peak repeated", {"LRScheduler": {"name": "StepDecay", "step_size": 4, "learning_rate": 0.1}},
      "LRScheduler.learning_rate: the peak learning rate is set once, as Optimizer.learning_rate"),
     ("bad unit", {"LRScheduler": {"name": "StepDecay", "step_size": 4, "unit": "epochs"}},
@@ -187,15 +195,18 @@ def test_sound_schedules_get_no_warning(sections):
     assert lint_config(config, SPE) == []
 
 
-def test_lr_plot_csv_equals_the_trainers_log(tmp_path):
+@pytest.mark.parametrize("hold", [None, {"steps": 4}])
+def test_lr_plot_csv_equals_the_trainers_log(tmp_path, hold):
     """The real trainer (2 micro-batches per step, log every step) logs exactly the previewed rows."""
+    lr_section = {"name": "CosineAnnealingDecay", "eta_min": 1e-3, "warmup": {"steps": 3}}
+    if hold:
+        lr_section["hold"] = hold
     path, _ = write_config(
         tmp_path, Global={"epochs": 3, "accumulate_steps": 2, "log_interval": 1, "eval_interval": 1,
                           "output_dir": str(tmp_path / "run")},
         Data={"dataset": {"name": "synthetic", "num_samples": 100, "num_val": 16}, "batch_size": 16},
         Checkpoint={"save_interval": 0, "keep_last": 1, "save_best": False},
-        LRScheduler={"name": "CosineAnnealingDecay", "eta_min": 1e-3, "warmup": {"steps": 3}},
-        MomentumScheduler={"name": "Step", "start": 0.85, "end": 0.95, "at": 2})
+        LRScheduler=lr_section, MomentumScheduler={"name": "Step", "start": 0.85, "end": 0.95, "at": 2})
     assert main(["lr-plot", "-c", path, "--out", str(tmp_path / "lr.png")]) == 0
     assert main(["train", "-c", path]) == 0
 
@@ -206,6 +217,8 @@ def test_lr_plot_csv_equals_the_trainers_log(tmp_path):
     planned, logged = table(tmp_path / "lr.csv"), table(tmp_path / "run" / "train_log.csv")
     assert len(planned) == 3 * 4  # ceil(ceil(100 / 16) / 2) = 4 steps per epoch
     assert logged == planned
+    if hold:  # steps 4-7 (1-based) are the hold at the peak, then the cosine
+        assert [lr for _, _, lr, _ in planned[3:8]] == [0.1] * 5 and planned[8][2] < 0.1
 
 
 @pytest.mark.parametrize("command", ["check", "lr-plot", "train"])

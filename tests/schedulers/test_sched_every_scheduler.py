@@ -120,6 +120,20 @@ RESUME_CASES = [(name, CASES[name][0], None, k) for name in sorted(CASES) for k 
     ("momentum ramp mid-ramp", {"name": "StepDecay", "step_size": 2},
      {"name": "Linear", "start": 0.8, "end": 0.95, "length": 4}, 12),
     ("one-cycle momentum", {"name": "OneCycleLR"}, {"name": "OneCycle"}, 20),
+    # hold: mid-warmup, mid-hold, right at the hand-over to the schedule, mid-schedule
+    *[(f"warmup+hold+cosine, {where}", {"name": "CosineAnnealingDecay", "eta_min": 1e-3, "warmup": {"steps": 4},
+                                        "hold": {"epochs": 2}}, None, k)
+      for where, k in (("mid-warmup", 2), ("mid-hold", 9), ("hand-over", 18), ("mid-decay", 30))],
+    ("hold+per-epoch decay, mid-hold", {"name": "ExponentialDecay", "gamma": 0.5, "hold": {"fraction": 0.5}}, None, 11),
+    ("hold+per-epoch decay, mid-decay", {"name": "ExponentialDecay", "gamma": 0.5, "hold": {"fraction": 0.5}}, None, 30),
+    ("hold+warm restarts, mid-cycle", {"name": "CosineAnnealingWarmRestarts", "T_0": 1, "hold": {"steps": 10}}, None, 20),
+    ("hold+plateau, mid-hold", {"name": "ReduceOnPlateau", "patience": 0, "hold": {"epochs": 2}}, None, 10),
+    ("warmup+hold+plateau, mid-hold", {"name": "ReduceOnPlateau", "patience": 0, "warmup": {"steps": 5},
+                                       "hold": {"epochs": 1}}, None, 9),
+    ("warmup+hold+plateau, after", {"name": "ReduceOnPlateau", "patience": 0, "warmup": {"steps": 5},
+                                    "hold": {"epochs": 1}}, None, 29),
+    ("hold+multistep+momentum ramp, mid-hold", {"name": "MultiStepDecay", "milestones": [4, 5], "hold": {"epochs": 3}},
+     {"name": "Cosine", "start": 0.85, "end": 0.95}, 16),
 ]
 
 

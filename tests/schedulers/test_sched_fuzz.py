@@ -10,9 +10,9 @@ from paddle_optim.schedulers.catalog import SCHEDULERS
 from paddle_optim.schedulers.section import MOMENTUM_SHAPES
 
 GARBAGE = st.sampled_from([None, -1, 0, 0.5, 3, 1e9, True, "x", "1e-3", [], [3, 1], [1, 2], {}, {"steps": 2},
-                           {"epochs": -1}, "epoch", "step", "min", "cos"])
+                           {"epochs": -1}, {"fraction": 0.5}, {"fraction": 0.99}, "epoch", "step", "min", "cos"])
 KEYS = sorted({k for spec in SCHEDULERS.values() for k in spec.fields} |
-              {"unit", "warmup", "metric", "learning_rate", "T_mx"})
+              {"unit", "warmup", "hold", "metric", "learning_rate", "T_mx"})
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

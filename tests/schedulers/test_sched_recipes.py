@@ -32,3 +32,31 @@ def test_readme_shows_the_recipe_file_verbatim_if_at_all(path):
     assert path.name in readme
     if text.splitlines()[0] in readme:
         assert text in readme
+
+
+def recipe_rows(name):
+    from paddle_optim.schedulers.preview import schedule_table
+
+    config = resolve_config(load_config(str(ROOT / "configs" / "recipes" / name)))
+    spe = config_steps_per_epoch(config)
+    return schedule_table(config, spe), spe, float(config["Optimizer"]["learning_rate"])
+
+
+def test_flat_cosine_recipe_is_flat_for_70_percent_then_anneals():
+    rows, _, peak = recipe_rows("classification_flat_cosine.yaml")
+    lrs = [r.lr for r in rows]
+    flat = round(0.7 * len(lrs))
+    assert lrs[:flat + 1] == [peak] * (flat + 1)   # no warmup; the cosine's first value is the peak too
+    assert all(b < a for a, b in zip(lrs[flat:], lrs[flat + 1:]))
+    assert lrs[-1] == peak / 100
+
+
+def test_wsd_recipe_warms_up_holds_and_decays_linearly_over_the_last_two_epochs():
+    rows, spe, peak = recipe_rows("transformer_warmup_stable_decay.yaml")
+    lrs = [r.lr for r in rows]
+    warmup, decay = round(0.2 * spe), 2 * spe
+    assert lrs[0] < lrs[warmup - 1] < peak and lrs[warmup] == peak
+    assert set(lrs[warmup:-decay + 1]) == {peak}            # the hold (and the decay's first value, the peak)
+    steps = [a - b for a, b in zip(lrs[-decay:], lrs[-decay + 1:])]
+    assert max(steps) == pytest.approx(min(steps), rel=1e-6)  # linear
+    assert lrs[-1] == pytest.approx(peak / 100)
