@@ -46,7 +46,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _lr_plot(args: argparse.Namespace) -> int:
-    from .schedulers.preview import lr_plot_command
+    from .lr_plot import lr_plot_command
     return lr_plot_command(args)
 
 

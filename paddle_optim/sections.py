@@ -29,6 +29,7 @@ from .errors import ConfigError, UserError
 from .factory import validate_optimizer_section
 from .models import validate_model_section
 from .schedulers import validate_lr_scheduler_section, validate_momentum_section
+from .schedulers.momentum import MOMENTUM_SECTION, no_momentum, static_momentum
 from .training.amp import AMP_FIELDS
 from .training.checkpoint import CHECKPOINT_FIELDS
 from .training.ema import EMA_FIELDS
@@ -86,6 +87,14 @@ def resolve_config(raw: Mapping[str, Any]) -> Dict[str, Any]:
         section, errors = validate(raw.get(name), name)
         problems.extend(errors)
         resolved[name] = section
+    problems += _across_sections(resolved) if not problems else []
     if problems:
         raise UserError.combine(problems)
     return resolved
+
+
+def _across_sections(config: Mapping[str, Any]) -> List[ConfigError]:
+    """Rules that involve two sections, checked once each section is valid on its own."""
+    if config[MOMENTUM_SECTION] is not None and static_momentum(config["Optimizer"]) is None:
+        return [no_momentum(config["Optimizer"]["name"])]
+    return []

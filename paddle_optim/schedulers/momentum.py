@@ -96,6 +96,13 @@ def static_momentum(optimizer: Mapping[str, Any]) -> Optional[float]:
     return None
 
 
+def no_momentum(optimizer_name: str) -> ConfigError:
+    """The one error for a momentum schedule of an optimizer without momentum or beta1 (raised by
+    config validation, and by :func:`momentum_slot` for an optimizer built by hand)."""
+    return ConfigError(MOMENTUM_SECTION, f"optimizer {optimizer_name} has no momentum or beta1 to schedule; "
+                                         "use Momentum, Adam, AdamW, RAdam or Ranger, or remove MomentumScheduler")
+
+
 def momentum_slot(optimizer: Any) -> Tuple[Any, str]:
     """The optimizer object that holds the momentum and its argument name (``momentum`` or ``beta1``).
 
@@ -109,8 +116,7 @@ def momentum_slot(optimizer: Any) -> Tuple[Any, str]:
     for key in ("momentum", "beta1"):
         if hasattr(target, "_" + key):
             return target, key
-    raise ConfigError(MOMENTUM_SECTION, f"optimizer {type(optimizer).__name__} has no momentum to schedule; use one "
-                               "with momentum or beta1 (Momentum, Adam, AdamW, RAdam, Ranger) or remove MomentumScheduler")
+    raise no_momentum(type(optimizer).__name__)
 
 
 def set_momentum(target: Any, key: str, value: float) -> None:

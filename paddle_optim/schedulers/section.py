@@ -17,6 +17,7 @@ The peak learning rate is ``Optimizer.learning_rate`` and is never repeated here
 """
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from ..config.metrics import IMPROVES
 from ..config.ranges import HALF_OPEN_UNIT, NON_NEGATIVE, OPEN_UNIT, POSITIVE
 from ..config.schema import REQUIRED, Field, join_key, unknown_name_message, validate_section
 from ..errors import ConfigError
@@ -44,7 +45,13 @@ _COMMON_FIELDS = {
     "warmup": Field((dict,), default=None, help="{epochs|steps: N, start_lr: x}"),
     "hold": Field((dict,), default=None, help="{epochs|steps|fraction: N}"),
 }
-_PLATEAU_FIELDS = {"metric": Field((str,), default="loss", help="the validation metric that drives ReduceOnPlateau")}
+def _evaluated(metric: str, key: str) -> None:
+    if metric not in IMPROVES:
+        raise ConfigError(key, unknown_name_message("evaluation metric", metric, IMPROVES))
+
+
+_PLATEAU_FIELDS = {"metric": Field((str,), default="loss", check=_evaluated,
+                                   help="the validation metric that drives ReduceOnPlateau")}
 
 #: Keys of the section that are not native arguments (the resolved section keeps them out of ``args``).
 EXTRA_KEYS = tuple(_COMMON_FIELDS) + tuple(_PLATEAU_FIELDS)

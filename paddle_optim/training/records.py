@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import yaml
 
-from .evaluate import METRIC_NAME
+from ..config.metrics import METRIC_NAME
 
 #: The files of a run directory (``Global.output_dir``), declared once; ``compare`` reads them back.
 LOG_FILE = "train.log"

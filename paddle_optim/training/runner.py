@@ -55,7 +55,7 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
     Returns ``(run, metrics)``: the :class:`~paddle_optim.training.loop.Run` (model, optimizer, ...)
     and the metrics written to ``metrics.json``.
     """
-    from ..check import lint_config
+    from ..schedulers.lint import lint_config
     from . import distributed
     from .loop import Run, train
     from .records import RunRecords, setup_logging

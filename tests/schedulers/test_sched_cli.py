@@ -9,7 +9,7 @@ import paddle
 import pytest
 import yaml
 
-from paddle_optim.check import lint_config
+from paddle_optim.schedulers.lint import lint_config
 from paddle_optim.cli import main
 from paddle_optim.sections import resolve_config
 from paddle_optim.schedulers import build_schedule

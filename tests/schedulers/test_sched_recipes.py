@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from paddle_optim.check import lint_config
+from paddle_optim.schedulers.lint import lint_config
 from paddle_optim.config import load_config
 from paddle_optim.sections import resolve_config
 from paddle_optim.data import config_steps_per_epoch
