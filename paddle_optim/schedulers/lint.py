@@ -4,10 +4,10 @@ Each warning says what to change. They are advice, never errors: what cannot run
 validation (:mod:`paddle_optim.sections`) or by building the schedule. ``check`` and ``train``
 print the same warnings.
 """
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Optional
 
 from ..config.metrics import IMPROVES
-from .builder import LR_SECTION, MOMENTUM_SECTION, lead_in, native_arguments, phase_steps
+from .builder import LR_SECTION, MOMENTUM_SECTION, TrainingSchedule, lead_in, native_arguments, phase_steps
 from .catalog import SCHEDULERS, SPAN_THE_RUN
 from .momentum import static_momentum
 from .preview import ScheduleRow, schedule_table
@@ -172,12 +172,14 @@ def _plateau(run: ScheduleFacts) -> List[str]:
     return []
 
 
-def lint_config(config: Mapping[str, Any], steps_per_epoch: int) -> List[str]:
+def lint_config(config: Mapping[str, Any], steps_per_epoch: int,
+                schedule: Optional[TrainingSchedule] = None) -> List[str]:
     """Warnings about the schedule of a resolved config, each with what to change.
 
     Building the schedule raises :class:`~paddle_optim.errors.ConfigError` for what cannot run with
     this many steps (e.g. a milestone inside the warmup, Paddle rejecting a scheduler argument).
+    ``schedule``: the run's schedule when it is already built (see :func:`schedule_table`).
     """
-    rows = schedule_table(config, steps_per_epoch)
+    rows = schedule_table(config, steps_per_epoch, schedule)
     run = ScheduleFacts(config, steps_per_epoch, rows)
     return _momentum(config) + _warmup(run) + _hold(run) + _cosine(run) + _decays(run) + _too_long(run) + _plateau(run) + _near_zero(run)

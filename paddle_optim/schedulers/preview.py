@@ -7,7 +7,7 @@ writes them; the schedule lint reads them).
 from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional
 
-from .builder import build_schedule
+from .builder import TrainingSchedule, build_schedule
 
 
 @dataclass(frozen=True)
@@ -18,12 +18,19 @@ class ScheduleRow:
     momentum: Optional[float]  # momentum / beta1 the step uses (None: the optimizer has none)
 
 
-def schedule_table(config: Mapping[str, Any], steps_per_epoch: int) -> List[ScheduleRow]:
-    """Learning rate and momentum of every optimizer step of a resolved config's run."""
-    schedule = build_schedule(config, steps_per_epoch)
-    rows = []
-    for index in range(steps_per_epoch * int(config["Global"]["epochs"])):
-        rows.append(ScheduleRow(index + 1, index // steps_per_epoch + 1, schedule.current_lr(),
-                                schedule.current_momentum()))
-        schedule.step()
+def schedule_table(config: Mapping[str, Any], steps_per_epoch: int,
+                   schedule: Optional[TrainingSchedule] = None) -> List[ScheduleRow]:
+    """Learning rate and momentum of every optimizer step of a resolved config's run.
+
+    ``schedule`` is the run's schedule when it is already built (``train``): it is stepped through the
+    run and then put back where it was, without touching the optimizer it is attached to.
+    """
+    if schedule is None:
+        schedule = build_schedule(config, steps_per_epoch, resolved=True)
+    with schedule.detached():
+        rows = []
+        for index in range(steps_per_epoch * int(config["Global"]["epochs"])):
+            rows.append(ScheduleRow(index + 1, index // steps_per_epoch + 1, schedule.current_lr(),
+                                    schedule.current_momentum()))
+            schedule.step()
     return rows

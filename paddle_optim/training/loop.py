@@ -49,7 +49,7 @@ class Run:
         self.train_set, self.val_set, info = build_datasets(data)
         self.model = build_model(config["Model"], info)
         self.steps_per_epoch = config_steps_per_epoch(config, world.size, len(self.train_set))
-        self.schedule = build_schedule(config, self.steps_per_epoch)
+        self.schedule = build_schedule(config, self.steps_per_epoch, resolved=True)
         optimizer = build_optimizer(config["Optimizer"], self.model, self.schedule.learning_rate)
         self.amp = Amp(config["AMP"], world.device)
         self.model, self.optimizer = self.amp.decorate(self.model, optimizer)

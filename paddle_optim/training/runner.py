@@ -78,7 +78,7 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
         prefix = find_resume(resume, g["output_dir"])
     run = Run(config, world)
     if world.is_main:
-        for warning in lint_config(config, run.steps_per_epoch):
+        for warning in lint_config(config, run.steps_per_epoch, run.schedule):
             log.warning(f"warning: {warning}")
     if prefix is not None:
         run.restore(prefix)  # a corrupt checkpoint fails here, before output_dir is written
