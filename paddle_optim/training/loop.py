@@ -29,7 +29,8 @@ from .evaluate import METRIC_NAME, evaluate
 from .loss import build_loss
 from .progress import EpochProgress
 from .records import DIVERGED, FINISHED, RunRecords, flatten_config
-from .state import RunState, rng_state, seed_everything, seed_step, set_rng_state
+from .counters import Counters
+from .seeding import rng_state, seed_everything, seed_step, set_rng_state
 
 log = logging.getLogger("paddle_optim.train")
 
@@ -62,7 +63,7 @@ class Run:
         self.net = paddle.DataParallel(self.model) if world.size > 1 else self.model
         self.sampler = EpochBatchSampler(self.train_set, data["batch_size"], world.size, world.rank,
                                          shuffle=data["shuffle"], drop_last=data["drop_last"], seed=g["seed"])
-        self.state = RunState()
+        self.state = Counters()
         self.restored_from: Optional[str] = None  # the checkpoint prefix of a resumed run
 
     # --- checkpoints -----------------------------------------------------------------------------
@@ -87,7 +88,7 @@ class Run:
         if self.ema is not None and states["ema"] is not None:
             self.ema.set_state_dict(states["ema"])
         set_rng_state(states["rng"])
-        self.state = RunState.from_state_dict(states["run"])
+        self.state = Counters.from_state_dict(states["run"])
         log.info(f"resumed from {prefix}: epoch {self.state.epoch + 1}, batch {self.state.batch_in_epoch}, "
                  f"step {self.state.global_step}")
 
@@ -202,9 +203,9 @@ def _train_one_epoch(run: Run, records: Optional[RunRecords], epoch: int) -> Non
 
 
 class _Clock:
-    """Adds wall and CPU seconds of the step loop to ``RunState.train_seconds`` / ``train_cpu_seconds``."""
+    """Adds wall and CPU seconds of the step loop to ``Counters.train_seconds`` / ``train_cpu_seconds``."""
 
-    def __init__(self, state: RunState):
+    def __init__(self, state: Counters):
         self.state = state
         self.start()
 
@@ -224,7 +225,7 @@ def _optimizer_steps(run: Run, records: Optional[RunRecords], epoch: int, progre
     num_batches = run.sampler.batches_per_epoch()
     interval_steps = run.config["Checkpoint"]["interval_steps"]
     window_losses, window_bad, window_samples = [], False, 0
-    # The interval's loss sum lives in the saved RunState (a resumed run logs the same means);
+    # The interval's loss sum lives in the saved Counters (a resumed run logs the same means);
     # its sample count and start time only feed samples/s.
     interval = {"samples": 0, "start": time.perf_counter()}
     first = s.batch_in_epoch
@@ -322,7 +323,7 @@ def _optimizer_step(run: Run) -> None:
     run.state.nonfinite_in_row = 0
 
 
-def _log_interval(records: Optional[RunRecords], s: RunState, epoch: int, interval: Dict[str, float],
+def _log_interval(records: Optional[RunRecords], s: Counters, epoch: int, interval: Dict[str, float],
                   mean_loss: float, lr: float, momentum: Optional[float], grad_norm: Optional[float]) -> str:
     """Write one ``log_interval`` point (CSV, VisualDL) and return the log line."""
     elapsed = time.perf_counter() - interval["start"]

@@ -29,7 +29,7 @@ RESUME_CONFIG = {
     "Checkpoint": {"interval_steps": 3, "save_interval": 1, "keep_last": 2},
 }
 
-# Fields of metrics.json / RunState that measure time, not the run.
+# Fields of metrics.json / Counters that measure time, not the run.
 TIMING = {"train_seconds", "train_cpu_seconds", "samples_per_second"}
 
 
