@@ -159,9 +159,4 @@ def _launch(args, config) -> int:
     log_dir = os.path.splitext(args.out)[0] + "_launch_log"
     cmd = launch_command(args.nproc, cli_args, device, log_dir)
     print("launching: " + " ".join(cmd), file=sys.stderr)
-    code = subprocess.call(cmd, env=env)
-    if code == 0:  # the launcher shows only its own lines: rank 0 printed the report into its log
-        with open(os.path.join(log_dir, "workerlog.0"), encoding="utf-8", errors="replace") as fh:
-            sys.stdout.write("".join(line for line in fh if not line.startswith(("I", "W", "LAUNCH"))
-                                     or line.startswith(("lr-find", "warning", "use"))))
-    return code
+    return subprocess.call(cmd, env=env)  # the launcher streams rank 0's report to our stdout

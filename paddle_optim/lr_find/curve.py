@@ -82,7 +82,7 @@ class Analysis:
     warnings: List[str]
     minimum: int          # index of the smoothed minimum
     descent: float        # smoothed loss at the start minus at the minimum
-    noise: float          # std of loss - smoothed up to the minimum
+    noise: float          # per-step noise of the loss up to the minimum (:func:`noise_std`)
 
     def suggestion(self, method: str) -> Suggestion:
         return next(s for s in self.suggestions if s.method == method)
@@ -120,6 +120,23 @@ def valley_index(smoothed: np.ndarray, start_level: float) -> int:
     return first + (last - first) // 2
 
 
+def noise_std(losses: np.ndarray, smoothed: np.ndarray, window: int) -> float:
+    """The per-step noise of the loss: the std of ``loss - smoothed``, corrected for the point's own share
+    of its window (a centred mean of ``w`` points leaves ``(1 - 1/w)`` of the variance)."""
+    if len(losses) < 2:
+        return 0.0
+    w = min(window, len(losses))
+    return float(np.std(losses - smoothed)) * (math.sqrt(w / (w - 1)) if w > 1 else 1.0)
+
+
+def chance_descent(noise: float, window: int, points: int) -> float:
+    """How far the minimum of a FLAT curve with this noise falls below its start by chance: the smoothed
+    values have std ``noise / sqrt(window)``, the lowest of ``points`` of them lies about
+    ``sqrt(2 ln points)`` of those below the level; 2 more for margin. A descent no larger than this
+    cannot place a minimum or a steepest point."""
+    return noise / math.sqrt(window) * (math.sqrt(2 * math.log(max(points, 2))) + 2.0)
+
+
 def analyse(lrs: Sequence[float], losses: Sequence[float], window: int, diverged: bool) -> Analysis:
     """Suggestions and warnings for a finished sweep: ``losses[i]`` measured at ``lrs[i]``, finite
     (the caller cuts the curve at the first non-finite loss); ``diverged``: the sweep stopped early."""
@@ -133,7 +150,8 @@ def analyse(lrs: Sequence[float], losses: Sequence[float], window: int, diverged
     minimum = int(np.argmin(smoothed))
     start_level = float(smoothed[: max(1, window // 2 + 1)].max())
     descent = start_level - float(smoothed[minimum])
-    noise = float(np.std(losses[: minimum + 1] - smoothed[: minimum + 1])) if minimum > 0 else 0.0
+    noise = noise_std(losses[: minimum + 1], smoothed[: minimum + 1], window)
+    floor = chance_descent(noise, window, len(losses))
     warnings: List[str] = []
     no_number = None
     if minimum + 1 < MIN_POINTS_BEFORE_MINIMUM:
@@ -143,8 +161,9 @@ def analyse(lrs: Sequence[float], losses: Sequence[float], window: int, diverged
         no_number = f"the curve is flat (the smoothed loss fell by {descent:.3g}, " \
                     f"{100 * descent / abs(start_level):.1f}% of its start)"
         warnings.append(f"{no_number}: raise --end, or the model does not learn at these learning rates")
-    elif noise >= descent:
-        no_number = f"the noise (std {noise:.3g}) is larger than the descent ({descent:.3g})"
+    elif descent <= floor:
+        no_number = (f"the noise (std {noise:.3g} per step) is larger than the descent: a flat curve this noisy "
+                     f"falls by {floor:.3g} by chance, this one fell by {descent:.3g}")
         warnings.append(f"{no_number}: use more --steps, a larger Data.batch_size, or a wider range")
     if no_number is not None:
         return Analysis(smoothed, [Suggestion(m, None, reason=no_number) for m in METHODS], warnings,
