@@ -63,6 +63,7 @@ def lr_find_command(args) -> int:
 
 
 def run_lr_find(config, args) -> int:
+    from ..optimizers.lookahead import Lookahead
     from ..training import distributed
     from ..training.loop import Run
     from ..training.records import setup_logging
@@ -74,7 +75,7 @@ def run_lr_find(config, args) -> int:
     lrs = learning_rates(args.start, args.end, args.steps, args.mode)
     run = Run(finder_config(config, args.start), world)
     seed_step(config["Global"]["seed"], world.rank, 0)
-    lookahead_k = getattr(run.optimizer, "k", None)
+    lookahead_k = run.optimizer.k if isinstance(run.optimizer, Lookahead) else None
     window = args.smooth or default_window(args.steps, lookahead_k)
     say = print if world.is_main else (lambda *a, **k: None)
     g, data = config["Global"], config["Data"]
