@@ -7,8 +7,9 @@
    a finished sweep is reused (compare skips finished cells).
 2. ``lr-find`` of the same config and optimizer section (the one compare's cell uses; the finder
    drops the schedule), default range 1e-7 .. 10 in 100 steps, ``--seeds`` seeds.
-3. A Markdown table: compare's best lr and the lrs within 1 point of its final top-1, each
-   suggestion (one value per seed), and whether it lands inside that range.
+3. ``train`` at the first seed's valley suggestion (the config's schedule, as compare trains).
+4. A Markdown table: compare's best lr and the lrs within 1 point of its final top-1, each
+   suggestion (one value per seed, marked when inside that range), and the top-1 trained at the valley.
 Every command is printed before it runs.
 """
 import argparse
@@ -60,7 +61,7 @@ def main():
     args = parser.parse_args()
     py = [sys.executable, "-m", "paddle_optim"]
     table = ["| task | optimizer | compare: best lr (final top-1) | lr within 1 point | "
-             + " | ".join(METHODS) + " |", "|---" * (4 + len(METHODS)) + "|"]
+             + " | ".join(METHODS) + " | top-1 trained at the valley |", "|---" * (5 + len(METHODS)) + "|"]
     for task, config, overrides in TASKS:
         sweep_dir = os.path.join(args.out, f"compare_{task}")
         opts = [a for o in overrides for a in ("-o", o)]
@@ -92,8 +93,17 @@ def main():
                 inside = [v is not None and low * 0.999 <= v <= high * 1.001 for v in values]
                 cells.append(" / ".join("–" if v is None else f"{v:.2g}{' ✓' if ok else ''}"
                                         for v, ok in zip(values, inside)))
+            trained = "–"
+            if found[0]["valley"] is not None:
+                valley = float(f"{found[0]['valley']:.3g}")  # as printed by `use: -o ...`
+                run_dir = os.path.join(args.out, f"train_{task}_{name}")
+                cell = json.dumps(optimizer_section(base["Optimizer"], name, valley))
+                run(py + ["train", "-c", config] + opts + ["-o", f"Optimizer={cell}", "-o",
+                                                           f"Global.output_dir={run_dir}"], capture=True)
+                with open(os.path.join(run_dir, "metrics.json"), encoding="utf-8") as fh:
+                    trained = f"{json.load(fh)['final_metric']:.4f} (lr {valley:g})"
             table.append(f"| {task} | {name} | {best['best_learning_rate']:g} ({final:.4f}) | "
-                         f"{low:g} – {high:g} | " + " | ".join(cells) + " |")
+                         f"{low:g} – {high:g} | " + " | ".join(cells) + f" | {trained} |")
     print("\n".join(table))
     with open(os.path.join(args.out, "table.md"), "w", encoding="utf-8") as fh:
         fh.write("\n".join(table) + "\n")

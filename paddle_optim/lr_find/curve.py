@@ -160,7 +160,10 @@ def analyse(lrs: Sequence[float], losses: Sequence[float], window: int, diverged
     elif descent < MIN_RELATIVE_DESCENT * abs(start_level):
         no_number = f"the curve is flat (the smoothed loss fell by {descent:.3g}, " \
                     f"{100 * descent / abs(start_level):.1f}% of its start)"
-        warnings.append(f"{no_number}: raise --end, or the model does not learn at these learning rates")
+        warnings.append(f"{no_number}: " + (
+            "it diverged before it learnt; a model that needs many steps to get going (deep, unnormalised) "
+            "gets too few at each learning rate: narrow the range and raise --steps (e.g. 50 per decade)"
+            if diverged else "raise --end, or the model does not learn at these learning rates"))
     elif descent <= floor:
         no_number = (f"the noise (std {noise:.3g} per step) is larger than the descent: a flat curve this noisy "
                      f"falls by {floor:.3g} by chance, this one fell by {descent:.3g}")
@@ -183,11 +186,19 @@ def analyse(lrs: Sequence[float], losses: Sequence[float], window: int, diverged
     return Analysis(smoothed, suggestions, warnings, minimum, descent, noise)
 
 
-def sync_ripple(losses: Sequence[float], smoothed: Sequence[float], k: int, upto: int) -> float:
-    """Amplitude of the k-periodic part of ``loss - smoothed`` over the first ``upto`` points: the
-    spread of the mean residual at each position of Lookahead's cycle (0 when there is no ripple)."""
+def sync_ripple(losses: Sequence[float], smoothed: Sequence[float], k: int, upto: int,
+                shuffles: int = 200) -> Tuple[float, float]:
+    """``(ripple, by_chance)``: the amplitude of the k-periodic part of ``loss - smoothed`` over the first
+    ``upto`` points (the spread of the mean residual at each position of Lookahead's cycle), and the
+    median of the same statistic over ``shuffles`` random orders of those residuals (seeded), i.e.
+    what noise alone gives. A ripple near ``by_chance`` is not there. NaN when there are < 2k points."""
     residual = np.asarray(losses[:upto], dtype=np.float64) - np.asarray(smoothed[:upto], dtype=np.float64)
     if k < 2 or len(residual) < 2 * k:
-        return math.nan
-    phases = [residual[p::k].mean() for p in range(k)]
-    return float(max(phases) - min(phases))
+        return math.nan, math.nan
+
+    def spread(values):
+        phases = [values[p::k].mean() for p in range(k)]
+        return float(max(phases) - min(phases))
+
+    rng = np.random.default_rng(0)
+    return spread(residual), float(np.median([spread(rng.permutation(residual)) for _ in range(shuffles)]))

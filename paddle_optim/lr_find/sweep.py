@@ -16,7 +16,7 @@ seen by all inside the step (the trainer's all-reduced finite check), which is s
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -96,8 +96,8 @@ def rectifier(step: int, beta2: float) -> float:
     return c.step_size / math.sqrt(1.0 - beta2 ** step) if c.rectified else 0.0
 
 
-def warm_up_notes(run: Run, steps_taken: int, suggested_steps: Dict[str, int], ripple: Optional[float],
-                  descent: float) -> List[str]:
+def warm_up_notes(run: Run, steps_taken: int, suggested_steps: Dict[str, int],
+                  ripple: Optional[Tuple[float, float]], descent: float) -> List[str]:
     """What the optimizer's own warm-up behaviour means for this sweep, in numbers: RAdam's r_t at the
     suggested steps; Lookahead's measured k-step ripple (:func:`~paddle_optim.lr_find.curve.sync_ripple`)."""
     notes = []
@@ -115,11 +115,13 @@ def warm_up_notes(run: Run, steps_taken: int, suggested_steps: Dict[str, int], r
             ". A run that holds the peak far past the sweep's length takes larger effective steps than the "
             "sweep tried: prefer the lower suggestions for long flat phases")
     if isinstance(outer, Lookahead):
-        notes.append(
-            f"Lookahead k={outer.k}, alpha={outer.alpha:g}: the learning rate rises every inner step; every "
-            f"{outer.k} steps the weights are pulled back to the slow weights; the raw loss's {outer.k}-step "
-            f"ripple measured {ripple:.3g} ({100 * ripple / descent:.0f}% of the descent {descent:.3g}) up to the "
-            f"minimum, averaged out by the smoothing window (at least k steps)" if ripple is not None
-            and math.isfinite(ripple) and descent > 0 else
-            f"Lookahead k={outer.k}: too few points to measure the {outer.k}-step ripple")
+        text = (f"Lookahead k={outer.k}, alpha={outer.alpha:g}: the learning rate rises every inner step and every "
+                f"{outer.k} steps the weights are pulled back to the slow weights; ")
+        if ripple is None or not math.isfinite(ripple[0]):
+            text += f"too few points to measure the {outer.k}-step ripple"
+        else:
+            text += (f"the loss's {outer.k}-step ripple up to the minimum measured {ripple[0]:.3g} (noise alone, "
+                     f"shuffled: {ripple[1]:.3g}; descent {descent:.3g}); the smoothing window (at least k steps) "
+                     "averages whole cycles")
+        notes.append(text)
     return notes

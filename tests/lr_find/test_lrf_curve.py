@@ -103,10 +103,15 @@ def test_the_lookahead_window_spans_a_synchronisation_cycle():
     assert default_window(100, lookahead_k=6) == 7 and default_window(100, lookahead_k=5) == 5
 
 
-def test_sync_ripple_measures_a_k_periodic_saw_tooth():
+def test_sync_ripple_measures_a_k_periodic_saw_tooth_and_what_noise_alone_gives():
     k = 6
     steps = np.arange(120)
-    loss = 2.0 - 0.005 * steps + 0.1 * (steps % k) / (k - 1)
-    ripple = sync_ripple(loss, smooth(loss, 7), k, len(loss))
-    assert ripple == pytest.approx(0.1, rel=0.25)
-    assert sync_ripple(2.0 - 0.005 * steps, smooth(2.0 - 0.005 * steps, 7), k, 120) < 0.01
+    trend = 2.0 - 0.005 * steps
+    noise = np.random.default_rng(3).normal(0, 0.05, len(steps))
+    for amplitude, periodic in ((0.1, True), (0.0, False)):
+        loss = trend + noise + amplitude * (steps % k) / (k - 1)
+        ripple, by_chance = sync_ripple(loss, smooth(loss, 7), k, len(loss))
+        if periodic:
+            assert ripple == pytest.approx(0.1, rel=0.4) and ripple > 2 * by_chance
+        else:
+            assert ripple < 2 * by_chance
