@@ -103,7 +103,8 @@ def run_lr_find(config, args) -> int:
         f"reached --end {args.end:g} after {len(result.lrs)} steps without the loss diverging")
     say("suggestions:")
     for s in analysis.suggestions:
-        where = f"  (step {s.index + 1}, lr {result.lrs[s.index]:.3g})" if s.index is not None else ""
+        where = "" if s.index is None else f"  (step {s.index + 1})" if s.method != "min/10" else \
+            f"  (minimum at step {s.index + 1}, lr {result.lrs[s.index]:.3g})"
         say(f"  {s.method:9s} " + (f"lr {s.lr:.3g}{where}" if s.lr is not None else f"none: {s.reason}"))
     for warning in analysis.warnings:
         say(f"warning: {warning}")
