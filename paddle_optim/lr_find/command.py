@@ -15,8 +15,8 @@ from .curve import MIN_STEPS, Analysis, analyse, default_window, learning_rates,
 PREFERRED = ("valley", "steepest", "min/10")
 
 
-def check_arguments(args) -> None:
-    """Every problem of the sweep's own options at once, before the config is read."""
+def argument_problems(args) -> List[str]:
+    """Every problem of the sweep's own options."""
     problems = []
     if not args.start > 0:
         problems.append(f"--start: must be > 0, got {args.start:g}")
@@ -28,9 +28,7 @@ def check_arguments(args) -> None:
         problems.append(f"--stop-factor: must be > 1 (a multiple of the minimum loss), got {args.stop_factor:g}")
     if args.smooth is not None and (args.smooth < 1 or args.smooth % 2 == 0):
         problems.append(f"--smooth: must be an odd number of steps >= 1, got {args.smooth}")
-    problems += _out_problems(args.out)
-    if problems:
-        raise UserError(problems)
+    return problems + _out_problems(args.out)
 
 
 def _out_problems(out: str) -> List[str]:
@@ -55,8 +53,13 @@ def lr_find_command(args) -> int:
     """CLI adapter (``args`` from :func:`paddle_optim.cli.build_parser`)."""
     from ..training.runner import prepare
 
-    check_arguments(args)
-    config = prepare(args.config, args.override)
+    problems = argument_problems(args)
+    try:
+        config = prepare(args.config, args.override)
+    except UserError as err:  # reported together with the options' problems
+        problems += err.problems
+    if problems:
+        raise UserError(problems)
     if args.nproc and args.nproc > 1 and "PADDLE_TRAINER_ID" not in os.environ:
         return _launch(args, config)
     return run_lr_find(config, args)

@@ -22,6 +22,7 @@ SMALL = {
                   "grad_clip": {"name": "ClipGradByGlobalNorm", "clip_norm": 1.0}},
     "LRScheduler": {"name": "CosineAnnealingDecay", "warmup": {"steps": 3, "start_lr": 0.001}},
     "EMA": {"enable": True, "decay": 0.9},
+    "AMP": {"enable": True},  # inactive on CPU (no low-precision kernels): the same code path, in float32
 }
 
 
@@ -122,3 +123,10 @@ def test_bad_input_is_one_error_line_exit_2_and_overwrites_nothing(tmp_path, cap
 def test_a_missing_config_is_an_error_line(tmp_path, capsys):
     assert main(["lr-find", "-c", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "x.png")]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_problems_of_the_options_and_of_the_config_are_reported_together(tmp_path, capsys):
+    assert main(["lr-find", "-c", write(tmp_path, SMALL), "-o", "Optimizer.nmae=x", "--steps", "3",
+                 "--out", str(tmp_path / "x.png")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and "--steps" in lines[0] and "Optimizer.nmae" in lines[1], lines
