@@ -124,6 +124,6 @@ def _launch(args, config: Mapping[str, Any]) -> int:
     if device == "cpu":
         env.setdefault("PADDLE_DISTRI_BACKEND", "gloo")
     log_dir = os.path.join(config["Global"]["output_dir"], "launch_log")
-    cmd = launch_command(args.nproc, train_args, device, log_dir)
+    cmd = launch_command(args.nproc, ["train"] + train_args, device, log_dir)
     print("launching: " + " ".join(cmd), file=sys.stderr)
     return subprocess.call(cmd, env=env)
