@@ -1,4 +1,4 @@
-"""Command line: ``paddle-optim {train,check,lr-plot,compare}`` (also ``python -m paddle_optim``).
+"""Command line: ``paddle-optim {train,check,lr-plot,lr-find,compare}`` (also ``python -m paddle_optim``).
 
 Each sub-command is a thin adapter over a library function; heavy imports (Paddle) happen inside
 the handlers so that ``--help`` is instant. Every :class:`~paddle_optim.errors.UserError` becomes one
@@ -36,7 +36,7 @@ def _add_run_shape_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .training.runner import train_command
+    from .training.command import train_command
     return train_command(args)
 
 
@@ -48,6 +48,11 @@ def _check(args: argparse.Namespace) -> int:
 def _lr_plot(args: argparse.Namespace) -> int:
     from .lr_plot import lr_plot_command
     return lr_plot_command(args)
+
+
+def _lr_find(args: argparse.Namespace) -> int:
+    from .lr_find import lr_find_command
+    return lr_find_command(args)
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -80,6 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="lr.png", help="PNG to write; a CSV with the same stem is written beside it")
     _add_run_shape_args(p)
     p.set_defaults(handler=_lr_plot)
+
+    p = sub.add_parser("lr-find", help="learning-rate range test: raise the lr every step, plot the loss, suggest")
+    _add_config_args(p)
+    p.add_argument("--start", type=float, default=1e-7, help="first learning rate (default 1e-7)")
+    p.add_argument("--end", type=float, default=10.0, help="last learning rate (default 10)")
+    p.add_argument("--steps", type=int, default=100, help="optimizer steps, one learning rate each (>= 10)")
+    p.add_argument("--mode", choices=("exp", "linear"), default="exp", help="geometric (default) or linear spacing")
+    p.add_argument("--stop-factor", type=float, default=4.0,
+                   help="stop when the smoothed loss exceeds this multiple of its minimum (default 4)")
+    p.add_argument("--smooth", type=int, default=None, metavar="STEPS",
+                   help="odd smoothing window in steps (default: steps/20, >= 5, >= Lookahead's k)")
+    p.add_argument("--nproc", type=_positive_int, default=None, metavar="N",
+                   help="run the sweep in N processes with paddle.distributed.launch (as train --nproc)")
+    p.add_argument("--out", default="lr_find.png", help="PNG to write; a CSV with the same stem is written beside it")
+    p.set_defaults(handler=_lr_find)
 
     p = sub.add_parser("compare", help="sweep optimizers x learning rates x seeds and report")
     _add_config_args(p)

@@ -20,8 +20,9 @@ raises one :class:`~paddle_optim.errors.UserError` listing every problem, each a
 
 This module sits above every owner (it imports them all) and below the commands that read configs.
 """
-from typing import Any, Callable, Dict, List, Mapping, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from .config.loader import load_config
 from .config.ranges import COUNT, SEED
 from .config.schema import Field, did_you_mean, validate_section
 from .data import validate_data_section
@@ -91,6 +92,11 @@ def resolve_config(raw: Mapping[str, Any]) -> Dict[str, Any]:
     if problems:
         raise UserError.combine(problems)
     return resolved
+
+
+def load_resolved_config(path: str, overrides: Optional[Iterable[str]] = None) -> Dict[str, Any]:
+    """The resolved config of the YAML file ``path`` with ``-o`` ``overrides``; every problem raised at once."""
+    return resolve_config(load_config(path, overrides))
 
 
 def _across_sections(config: Mapping[str, Any]) -> List[ConfigError]:

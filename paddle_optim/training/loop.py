@@ -3,11 +3,13 @@
 optimizer), step, EMA, schedule, log; per epoch: evaluate, checkpoint.
 """
 import contextlib
+import itertools
 import logging
 import math
 import os
 import time
-from typing import Any, Dict, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 import paddle
 
@@ -224,67 +226,99 @@ def _optimizer_steps(run: Run, records: Optional[RunRecords], epoch: int, progre
     s, world, accumulate = run.state, run.world, g["accumulate_steps"]
     num_batches = run.sampler.batches_per_epoch()
     interval_steps = run.config["Checkpoint"]["interval_steps"]
-    window_losses, window_bad, window_samples = [], False, 0
     # The interval's loss sum lives in the saved Counters (a resumed run logs the same means);
     # its sample count and start time only feed samples/s.
     interval = {"samples": 0, "start": time.perf_counter()}
     first = s.batch_in_epoch
-    for b, (x, y) in enumerate(iterate_batches(run.train_set, run.sampler, data["num_workers"]), first):
-        # Micro-batches form windows of `accumulate` from the epoch start; the last one may be shorter.
-        window_start = b - b % accumulate
+    batches = iterate_batches(run.train_set, run.sampler, data["num_workers"])
+    # Micro-batches form windows of `accumulate` from the epoch start; the last one may be shorter.
+    for window_start in range(first, num_batches, accumulate):
         window_len = min(accumulate, num_batches - window_start)
-        last_in_window = b == window_start + window_len - 1
-        if b == window_start and (b == first or (interval_steps and s.global_step % interval_steps == 0)):
+        head = next(batches, None)
+        if head is None:
+            return
+        if window_start == first or (interval_steps and s.global_step % interval_steps == 0):
             seed_step(g["seed"], world.rank, s.global_step)  # where a run can resume (epoch start, latest)
+        lr, momentum = run.schedule.current_lr(), run.schedule.current_momentum()
+        log_now = (s.global_step + 1) % g["log_interval"] == 0
+        outcome = optimizer_step(run, itertools.chain([head], batches), window_len)
+        if outcome.skipped is not None:
+            _skip_step(run, epoch, outcome.skipped)
+        else:
+            s.nonfinite_in_row = 0
+            s.log_loss_sum += sum(outcome.losses) / len(outcome.losses)
+            s.log_loss_steps += 1
+            run.schedule.step()  # a skipped step leaves the schedule where it was, like everything else
+        s.global_step += 1
+        s.batch_in_epoch = window_start + window_len
+        s.samples_seen += outcome.samples * world.size
+        interval["samples"] += outcome.samples * world.size
+
+        line = None
+        mean_loss = s.log_loss_sum / s.log_loss_steps if s.log_loss_steps else float("nan")
+        if log_now:
+            line = _log_interval(records, s, epoch, interval, mean_loss, lr, momentum, outcome.grad_norm)
+            s.log_loss_sum, s.log_loss_steps = 0.0, 0
+            interval = {"samples": 0, "start": time.perf_counter()}
+        progress.advance(math.ceil(s.batch_in_epoch / accumulate), None if math.isnan(mean_loss) else mean_loss,
+                         lr, line)
+        # The epoch's last step is saved by the epoch end (after its evaluation).
+        if records is not None and interval_steps and s.global_step % interval_steps == 0 \
+                and s.batch_in_epoch < num_batches:
+            yield
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What :func:`optimizer_step` did with one window of micro-batches (this process's view)."""
+
+    skipped: Optional[str]       # None: the optimizer stepped; "loss" / "gradient": which was non-finite
+    losses: List[float]          # the micro-batch losses that were backpropagated
+    samples: int                 # samples in the window's micro-batches
+    grad_norm: Optional[float]   # global gradient norm before clipping; None when skipped
+
+
+def optimizer_step(run: Run, micro_batches: Iterator, window_len: int) -> StepOutcome:
+    """One optimizer step over the next ``window_len`` micro-batches of ``micro_batches``.
+
+    Forward/backward of each (AMP autocast, loss scaled by the window length, gradients all-reduced
+    on the window's last backward only); then, unless a loss or a gradient was non-finite, clip
+    (inside the optimizer), step, EMA. Every process takes the same branch (the finite check is
+    all-reduced), so DataParallel never waits for a peer that skipped. A skipped window changes
+    nothing (weights, optimizer state, EMA) and leaves the gradients cleared. The learning rate is the
+    optimizer's: the caller sets it (trainer: the schedule; ``lr-find``: ``set_lr``).
+    """
+    world = run.world
+    losses, bad, samples = [], False, 0
+    for i, (x, y) in enumerate(itertools.islice(micro_batches, window_len)):
         with run.amp.autocast():
             loss = run.loss_fn(run.net(x), y)
         loss_value = loss.item()  # the one host sync per micro-batch (the non-finite check needs it)
         finite = math.isfinite(loss_value)
         if world.size > 1:  # every rank must take the same branch, or DataParallel's all-reduce hangs
             finite = all_reduce_sum([0.0 if finite else 1.0], world)[0] == 0.0
-        window_samples += int(y.shape[0])
-        if finite and not window_bad:
+        samples += int(y.shape[0])
+        if finite and not bad:
             # Gradients are all-reduced only on the window's last backward (DataParallel.no_sync).
-            sync = last_in_window or world.size == 1
+            sync = i == window_len - 1 or world.size == 1
             with contextlib.nullcontext() if sync else run.net.no_sync():
                 run.amp.backward(loss / window_len if window_len > 1 else loss)
-            window_losses.append(loss_value)
+            losses.append(loss_value)
         else:
-            window_bad = True
-        if not last_in_window:
-            continue
-
-        lr, momentum = run.schedule.current_lr(), run.schedule.current_momentum()
-        log_now = (s.global_step + 1) % g["log_interval"] == 0
-        grad_norm = None
-        if window_bad:
-            _skip_step(run, epoch, "loss")
-        elif not math.isfinite(grad_norm := _gradient_norm(run)):
-            run.amp.skip()  # GradScaler: unscale_ saw the inf; lower the loss scale
-            _skip_step(run, epoch, "gradient")
-            grad_norm = None
-        else:
-            _optimizer_step(run)
-            s.log_loss_sum += sum(window_losses) / len(window_losses)
-            s.log_loss_steps += 1
-            run.schedule.step()  # a skipped step leaves the schedule where it was, like everything else
-        s.global_step += 1
-        s.batch_in_epoch = b + 1
-        s.samples_seen += window_samples * world.size
-        interval["samples"] += window_samples * world.size
-        window_losses, window_bad, window_samples = [], False, 0
-
-        line = None
-        mean_loss = s.log_loss_sum / s.log_loss_steps if s.log_loss_steps else float("nan")
-        if log_now:
-            line = _log_interval(records, s, epoch, interval, mean_loss, lr, momentum, grad_norm)
-            s.log_loss_sum, s.log_loss_steps = 0.0, 0
-            interval = {"samples": 0, "start": time.perf_counter()}
-        progress.advance(math.ceil(s.batch_in_epoch / accumulate), None if math.isnan(mean_loss) else mean_loss,
-                         lr, line)
-        # The epoch's last step is saved by the epoch end (after its evaluation).
-        if records is not None and interval_steps and s.global_step % interval_steps == 0 and b + 1 < num_batches:
-            yield
+            bad = True
+    if bad:
+        run.optimizer.clear_grad()
+        return StepOutcome("loss", losses, samples, None)
+    grad_norm = _gradient_norm(run)
+    if not math.isfinite(grad_norm):
+        run.amp.skip()  # GradScaler: unscale_ saw the inf; lower the loss scale
+        run.optimizer.clear_grad()
+        return StepOutcome("gradient", losses, samples, None)
+    run.amp.step(run.optimizer)
+    run.optimizer.clear_grad()
+    if run.ema is not None:
+        run.ema.update(run.model)
+    return StepOutcome(None, losses, samples, grad_norm)
 
 
 def _gradient_norm(run: Run) -> float:
@@ -299,10 +333,9 @@ def _gradient_norm(run: Run) -> float:
 
 
 def _skip_step(run: Run, epoch: int, what: str) -> None:
-    """A non-finite ``what`` (loss or gradient) in the window: no update of any kind (weights, optimizer
-    state, EMA, schedule); stop after too many in a row."""
+    """A non-finite ``what`` (loss or gradient) in the window (:func:`optimizer_step` updated nothing):
+    count it, leave the schedule where it was; stop after too many in a row."""
     s, g = run.state, run.config["Global"]
-    run.optimizer.clear_grad()
     s.nonfinite_steps += 1
     s.nonfinite_in_row += 1
     log.warning(f"non-finite {what} at step {s.global_step + 1} (epoch {epoch + 1}): step skipped, weights, "
@@ -312,15 +345,6 @@ def _skip_step(run: Run, epoch: int, what: str) -> None:
             f"training diverged: {s.nonfinite_in_row} non-finite steps in a row at step {s.global_step + 1} "
             f"(Global.max_nonfinite_steps = {g['max_nonfinite_steps']}); lower Optimizer.learning_rate, "
             f"add warmup or grad_clip. The last good checkpoint is kept in {g['output_dir']}/checkpoints")
-
-
-def _optimizer_step(run: Run) -> None:
-    """Step (clipping is inside the optimizer), EMA."""
-    run.amp.step(run.optimizer)
-    run.optimizer.clear_grad()
-    if run.ema is not None:
-        run.ema.update(run.model)
-    run.state.nonfinite_in_row = 0
 
 
 def _log_interval(records: Optional[RunRecords], s: Counters, epoch: int, interval: Dict[str, float],

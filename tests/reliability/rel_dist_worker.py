@@ -14,7 +14,8 @@ import numpy as np
 import fault_train
 from paddle_optim.errors import UserError
 from paddle_optim.optimizers.state import portable_state_dict
-from paddle_optim.training.runner import prepare, run_training
+from paddle_optim.sections import load_resolved_config
+from paddle_optim.training.command import run_training
 
 
 def flatten(tree, prefix=""):
@@ -32,7 +33,7 @@ if __name__ == "__main__":
     if os.environ.get("RELIABILITY_FAULT"):
         fault_train.install(os.environ["RELIABILITY_FAULT"])
     try:
-        run, _ = run_training(prepare(config_path, []), "auto" if "--resume" in sys.argv[3:] else None)
+        run, _ = run_training(load_resolved_config(config_path, []), "auto" if "--resume" in sys.argv[3:] else None)
     except UserError as err:  # as the CLI reports it: error lines, exit code 2
         print("\n".join(f"error: {line}" for line in err.problems), file=sys.stderr)
         sys.exit(2)

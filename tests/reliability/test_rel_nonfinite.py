@@ -20,7 +20,7 @@ from paddle_optim.factory.clipping import global_norm
 from paddle_optim.optimizers.state import portable_state_dict
 from paddle_optim.training.distributed import World
 from paddle_optim.training.loop import Run, train
-from paddle_optim.training.runner import prepare
+from paddle_optim.sections import load_resolved_config
 from rel_helpers import assert_same_tree, load_checkpoint, to_numpy, write_config
 
 BAD_STEP = 5
@@ -59,7 +59,7 @@ def snapshot(run):
 @pytest.mark.parametrize("kind", ["loss_nan", "loss_inf", "grad_nan", "grad_inf"])
 def test_a_non_finite_step_touches_nothing_and_training_continues(kind, amp, tmp_path, monkeypatch):
     path, _ = write_config(tmp_path, "nf", {"Model": {"kind": kind}, "AMP": {"enable": amp}}, base=NONFINITE)
-    run = Run(prepare(path, []), World(0, 1, "cpu"))
+    run = Run(load_resolved_config(path, []), World(0, 1, "cpu"))
     states = {}
 
     def observe(step):

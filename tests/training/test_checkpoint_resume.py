@@ -128,7 +128,7 @@ def test_copies_survive_later_saves_of_their_source(tmp_path):
 
 
 def test_resume_accepts_every_way_of_naming_a_checkpoint(tmp_path):
-    from paddle_optim.training.runner import find_resume
+    from paddle_optim.training.command import find_resume
 
     ckpt = tmp_path / "run" / "checkpoints"
     ckpt.mkdir(parents=True)

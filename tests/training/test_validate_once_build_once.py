@@ -43,7 +43,7 @@ def _spy_everywhere(monkeypatch, function, calls: Counter):
      "LRScheduler": {"name": "ReduceOnPlateau", "metric": "top1", "mode": "max"}},
 ], ids=["cosine+momentum", "lookahead+plateau"])
 def test_train_validates_each_section_once_and_builds_each_object_once(make_config, monkeypatch, changes):
-    import paddle_optim.training.runner  # noqa: F401  (loaded, so that its references are counted too)
+    import paddle_optim.training.command  # noqa: F401  (loaded, so that its references are counted too)
     import paddle_optim.training.loop  # noqa: F401
 
     calls: Counter = Counter()

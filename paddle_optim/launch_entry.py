@@ -1,4 +1,5 @@
-"""Script run by ``paddle.distributed.launch`` in every process: ``paddle-optim train <args>``.
+"""Script run by ``paddle.distributed.launch`` in every process: ``paddle-optim <command> <args>``
+(``train`` or ``lr-find``).
 
 A plain file (the launcher runs scripts, not modules), with absolute imports; zlib before Paddle
 (see ``paddle_optim/__init__.py``).
@@ -9,4 +10,4 @@ import sys
 from paddle_optim.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["train"] + sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))

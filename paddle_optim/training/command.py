@@ -8,18 +8,17 @@ import logging
 import os
 import subprocess
 import sys
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Mapping, Optional
 
-from ..config import load_config
-from ..sections import resolve_config
 from ..errors import ConfigError, UserError
+from ..schedulers.lint import lint_config
+from ..sections import load_resolved_config
+from . import checkpoint, distributed
+from .distributed import launch_command, resolve_device
+from .loop import Run, train
+from .records import RunRecords, setup_logging
 
 log = logging.getLogger("paddle_optim.train")
-
-
-def prepare(config_path: str, overrides) -> Dict[str, Any]:
-    """The resolved config; every problem raised at once as a UserError."""
-    return resolve_config(load_config(config_path, overrides))
 
 
 def find_resume(resume: Optional[str], output_dir: str) -> Optional[str]:
@@ -30,8 +29,6 @@ def find_resume(resume: Optional[str], output_dir: str) -> Optional[str]:
     directory (its newest checkpoint), a ``checkpoints`` directory (its ``latest``), a prefix
     (``.../epoch_20``) or one of the three files.
     """
-    from . import checkpoint
-
     if resume is None:
         return None
     if resume == "auto":
@@ -55,11 +52,6 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
     Returns ``(run, metrics)``: the :class:`~paddle_optim.training.loop.Run` (model, optimizer, ...)
     and the metrics written to ``metrics.json``.
     """
-    from ..schedulers.lint import lint_config
-    from . import distributed
-    from .loop import Run, train
-    from .records import RunRecords, setup_logging
-
     g = config["Global"]
     world = distributed.setup(g["device"])
     setup_logging(None, keep_early=world.is_main)
@@ -104,7 +96,7 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
 
 def train_command(args) -> int:
     """CLI adapter: ``args.config``, ``args.override``, ``args.resume`` (None/"auto"/path), ``args.nproc``."""
-    config = prepare(args.config, args.override)
+    config = load_resolved_config(args.config, args.override)
     if args.nproc and args.nproc > 1 and "PADDLE_TRAINER_ID" not in os.environ:
         return _launch(args, config)
     run_training(config, args.resume)
@@ -113,8 +105,6 @@ def train_command(args) -> int:
 
 def _launch(args, config: Mapping[str, Any]) -> int:
     """Re-run this command in ``--nproc`` processes through ``paddle.distributed.launch``."""
-    from .distributed import launch_command, resolve_device
-
     device = config["Global"]["device"]
     device = resolve_device(device) if device == "auto" else device  # gpu without CUDA: each rank reports it
     train_args = ["-c", args.config] + [a for o in args.override for a in ("-o", o)]
@@ -124,6 +114,6 @@ def _launch(args, config: Mapping[str, Any]) -> int:
     if device == "cpu":
         env.setdefault("PADDLE_DISTRI_BACKEND", "gloo")
     log_dir = os.path.join(config["Global"]["output_dir"], "launch_log")
-    cmd = launch_command(args.nproc, train_args, device, log_dir)
+    cmd = launch_command(args.nproc, ["train"] + train_args, device, log_dir)
     print("launching: " + " ".join(cmd), file=sys.stderr)
     return subprocess.call(cmd, env=env)
