@@ -16,7 +16,7 @@ from ..sections import load_resolved_config
 from . import checkpoint, distributed
 from .distributed import launch_command, resolve_device
 from .loop import Run, train
-from .records import RunRecords, setup_logging
+from .records import NoRecords, RunRecords, setup_logging
 
 log = logging.getLogger("paddle_optim.train")
 
@@ -74,7 +74,7 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
             log.warning(f"warning: {warning}")
     if prefix is not None:
         run.restore(prefix)  # a corrupt checkpoint fails here, before output_dir is written
-    records = None
+    records = NoRecords()  # ranks other than 0 write nothing
     if world.is_main:
         try:
             os.makedirs(g["output_dir"], exist_ok=True)

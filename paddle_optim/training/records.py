@@ -22,11 +22,12 @@ import logging.handlers
 import os
 import sys
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import yaml
 
 from ..config.metrics import METRIC_NAME
+from . import checkpoint
 
 #: The files of a run directory (``Global.output_dir``), declared once; ``compare`` reads them back.
 LOG_FILE = "train.log"
@@ -254,7 +255,7 @@ class RunRecords:
         self.train_csv = CsvLog(os.path.join(output_dir, TRAIN_LOG), TRAIN_COLUMNS, resume_step)
         self.eval_csv = CsvLog(os.path.join(output_dir, EVAL_LOG), EVAL_COLUMNS, resume_step)
         self.vdl = VisualDL(os.path.join(output_dir, VISUALDL_DIR), resume_step)
-        self.vdl.hyperparameters(config, ["eval/top1", "eval/loss"])
+        self.vdl.hyperparameters(config, [f"eval/{METRIC_NAME}", "eval/loss"])
 
     def training(self, step: int, epoch: int, values: Mapping[str, Optional[float]]) -> None:
         """One ``log_interval`` point: loss, lr, momentum, grad_norm, samples_per_sec."""
@@ -272,6 +273,21 @@ class RunRecords:
         self.eval_csv.flush()
         self.vdl.flush()
 
+    def checkpoint(self, name: str, save: Callable[[str], None]) -> str:
+        """Make the tables complete, then write ``checkpoints/<name>.*`` with ``save(prefix)``; the prefix."""
+        self.flush()
+        prefix = os.path.join(self.checkpoint_dir, name)
+        save(prefix)
+        return prefix
+
+    def copy_checkpoint(self, source_prefix: str, name: str) -> None:
+        """``checkpoints/<name>.*`` as a copy of the checkpoint at ``source_prefix``."""
+        checkpoint.copy(source_prefix, os.path.join(self.checkpoint_dir, name))
+
+    def prune_epochs(self, keep_last: int) -> None:
+        """Keep the newest ``keep_last`` ``epoch_N`` checkpoints (0 = all)."""
+        checkpoint.prune_epochs(self.checkpoint_dir, keep_last)
+
     def finish(self, metrics: Mapping[str, Any]) -> None:
         """Close everything; ``metrics.json`` comes last, so its presence means the run ended."""
         self.train_csv.close()
@@ -279,3 +295,29 @@ class RunRecords:
         self.vdl.close()
         plot_curves(self.output_dir)
         write_metrics(os.path.join(self.output_dir, METRICS_FILE), metrics)
+
+
+class NoRecords:
+    """What ranks other than 0 write: nothing. It takes every call :class:`RunRecords` takes, so the
+    loop reads the same on every rank."""
+
+    def training(self, step: int, epoch: int, values: Mapping[str, Optional[float]]) -> None:
+        pass
+
+    def evaluation(self, epoch: int, step: int, metrics: Mapping[str, float]) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def checkpoint(self, name: str, save: Callable[[str], None]) -> None:
+        pass
+
+    def copy_checkpoint(self, source_prefix: str, name: str) -> None:
+        pass
+
+    def prune_epochs(self, keep_last: int) -> None:
+        pass
+
+    def finish(self, metrics: Mapping[str, Any]) -> None:
+        pass

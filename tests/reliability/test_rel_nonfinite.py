@@ -20,6 +20,7 @@ from paddle_optim.factory.clipping import global_norm
 from paddle_optim.optimizers.state import portable_state_dict
 from paddle_optim.training.distributed import World
 from paddle_optim.training.loop import Run, train
+from paddle_optim.training.records import NoRecords
 from paddle_optim.sections import load_resolved_config
 from rel_helpers import assert_same_tree, load_checkpoint, to_numpy, write_config
 
@@ -69,7 +70,7 @@ def test_a_non_finite_step_touches_nothing_and_training_continues(kind, amp, tmp
     recorder = Recorder()
     logging.getLogger("paddle_optim.train").addHandler(recorder)
     try:
-        metrics = train(run, None)
+        metrics = train(run, NoRecords())
     finally:
         logging.getLogger("paddle_optim.train").removeHandler(recorder)
     assert_same_tree(states[BAD_STEP], states[BAD_STEP + 1], "state across the bad step")
