@@ -29,3 +29,9 @@ class ConfigError(UserError):
         self.key = key
         self.message = message
         super().__init__(f"{key}: {message}" if key else message)
+
+
+def user_code_failed(key: str, what: str, err: Exception) -> ConfigError:
+    """A user's callable (loss, metric) that raised on a trial batch, as one line at ``key``."""
+    text = str(err).strip()
+    return ConfigError(key, f"{what} failed: {type(err).__name__}: {text.splitlines()[0] if text else ''}")

@@ -5,11 +5,12 @@ raises one :class:`~paddle_optim.errors.UserError` listing every problem, each a
 ``Section.key: message``. Builders take the resolved sections and trust them. Defaults::
 
     Global:     {epochs: 10, seed: 42, output_dir: output/run, device: auto, eval_interval: 1,
-                 log_interval: 10, accumulate_steps: 1, max_nonfinite_steps: 10}
+                 log_interval: 10, accumulate_steps: 1, max_nonfinite_steps: 10, early_stop_patience: 0}
     Data:       {dataset: {name: ...}, batch_size: 64, eval_batch_size: <batch_size>, drop_last: false,
                  shuffle: true, num_workers: 0}                       # paddle_optim.data
     Model:      {name: ...}                                           # paddle_optim.models
     Loss:       {name: CrossEntropyLoss, label_smoothing: 0.0}        # paddle_optim.training.loss
+    Metric:     [{name: Accuracy, topk: [1], mode: max, monitor: true}]   # paddle_optim.training.metrics
     Optimizer:  {name: ..., learning_rate: ...}                       # paddle_optim.factory.section
     LRScheduler, MomentumScheduler                                    # paddle_optim.schedulers.section
     AMP:        {enable: false, level: O1, dtype: float16, init_loss_scaling: 32768.0,
@@ -23,18 +24,21 @@ This module sits above every owner (it imports them all) and below the commands 
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .config.loader import load_config
-from .config.ranges import COUNT, SEED
-from .config.schema import Field, did_you_mean, validate_section
+from .config.metrics import directions
+from .config.ranges import COUNT, NON_NEGATIVE, SEED
+from .config.schema import Field, did_you_mean, unknown_name_message, validate_section
 from .data import validate_data_section
 from .errors import ConfigError, UserError
 from .factory import validate_optimizer_section
 from .models import validate_model_section
 from .schedulers import validate_lr_scheduler_section, validate_momentum_section
 from .schedulers.momentum import MOMENTUM_SECTION, no_momentum, static_momentum
+from .schedulers.builder import LR_SECTION
 from .training.amp import AMP_FIELDS
 from .training.checkpoint import CHECKPOINT_FIELDS
 from .training.ema import EMA_FIELDS
-from .training.loss import LOSS_FIELDS
+from .training.loss import validate_loss_section
+from .training.metrics import validate_metric_section
 
 Validator = Callable[[Any, str], Tuple[Dict[str, Any], List[ConfigError]]]
 
@@ -48,6 +52,8 @@ GLOBAL_FIELDS = {
     "log_interval": Field((int,), 10, COUNT, help="optimizer steps between log lines / VisualDL points"),
     "accumulate_steps": Field((int,), 1, COUNT, help="micro-batches per optimizer step"),
     "max_nonfinite_steps": Field((int,), 10, COUNT, help="stop after this many non-finite losses in a row"),
+    "early_stop_patience": Field((int,), 0, NON_NEGATIVE, help="stop after this many evaluations without a "
+                                 "better monitor metric (0: never)"),
 }
 
 
@@ -66,7 +72,8 @@ SECTIONS: Mapping[str, Validator] = {
     "Global": _fields(GLOBAL_FIELDS),
     "Data": _data,
     "Model": validate_model_section,
-    "Loss": _fields(LOSS_FIELDS),
+    "Loss": validate_loss_section,
+    "Metric": validate_metric_section,
     "Optimizer": validate_optimizer_section,
     "LRScheduler": validate_lr_scheduler_section,
     "MomentumScheduler": validate_momentum_section,
@@ -101,6 +108,12 @@ def load_resolved_config(path: str, overrides: Optional[Iterable[str]] = None) -
 
 def _across_sections(config: Mapping[str, Any]) -> List[ConfigError]:
     """Rules that involve two sections, checked once each section is valid on its own."""
+    problems = []
     if config[MOMENTUM_SECTION] is not None and static_momentum(config["Optimizer"]) is None:
-        return [no_momentum(config["Optimizer"]["name"])]
-    return []
+        problems.append(no_momentum(config["Optimizer"]["name"]))
+    watched = (config[LR_SECTION] or {}).get("metric")
+    reported = directions(config["Metric"])
+    if watched is not None and watched not in reported:
+        problems.append(ConfigError(f"{LR_SECTION}.metric", unknown_name_message("evaluation metric", watched, reported)
+                                    + " (the evaluation loss and the names the Metric section reports)"))
+    return problems

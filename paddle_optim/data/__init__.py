@@ -5,6 +5,8 @@
 ==============  ==========================================================================================
 ``digits``      the 8x8 handwritten digits shipped with the package (UCI optdigits), fixed seeded stratified split
 ``synthetic``   Gaussian class clusters generated from a seed (tests, benchmarks)
+``regression``  a seeded synthetic regression: float targets ``(N, num_targets)`` (MSELoss, MAE/RMSE/R2)
+``multilabel``  seeded synthetic multi-hot labels ``(N, num_labels)`` (BCEWithLogitsLoss, Precision/Recall/Auc)
 ``npz``         ``.npz`` arrays ``x``/``y`` (keys configurable), optional separate validation file
 ``folder``      images in ``DatasetFolder`` layout (``train_dir/<class>/<img>``)
 ``pkg.mod:fn``  ``fn(mode="train"|"val", **kwargs)`` returning a ``paddle.io.Dataset``
@@ -26,7 +28,7 @@ from .arrays import ArrayDataset, DatasetInfo, class_indices, held_out, split_tr
 from .digits import load_digits
 from .folder import count_images, image_folder
 from .sampler import steps_per_epoch
-from .synthetic import make_blobs
+from .synthetic import make_blobs, make_multilabel, make_regression
 
 
 
@@ -49,6 +51,16 @@ DATASETS: Dict[str, DatasetKind] = {k.name: k for k in [
         "noise": Field((float,), 1.0, NON_NEGATIVE), "separation": Field((float,), 2.0, NON_NEGATIVE),
         "seed": Field((int,), 0),
         "shape": number_list(None, COUNT, integers=True, help="reshape each sample, e.g. [1, 4, 4]"),
+    }),
+    DatasetKind("regression", "a seeded synthetic regression, y = sin(x W1) + 0.5 x W2 + noise", {
+        "num_samples": Field((int,), 1024, COUNT), "num_val": Field((int,), 256, COUNT),
+        "num_features": Field((int,), 8, COUNT), "num_targets": Field((int,), 1, COUNT),
+        "noise": Field((float,), 0.1, NON_NEGATIVE), "seed": Field((int,), 0),
+    }),
+    DatasetKind("multilabel", "seeded synthetic multi-hot labels, y_k = 1[x w_k + noise > 0]", {
+        "num_samples": Field((int,), 1024, COUNT), "num_val": Field((int,), 256, COUNT),
+        "num_features": Field((int,), 16, COUNT), "num_labels": Field((int,), 5, COUNT),
+        "noise": Field((float,), 0.3, NON_NEGATIVE), "seed": Field((int,), 0),
     }),
     DatasetKind("npz", "numpy .npz arrays", {
         "train": Field((str,), help="path of the training .npz"),
@@ -130,7 +142,7 @@ def num_train_samples(data_section: Mapping[str, Any]) -> int:
     if name == "digits":
         y = load_digits()[1]
         return len(y) - _held_out(y, ds["val_fraction"])
-    if name == "synthetic":
+    if name == "synthetic" or name in _GENERATED:
         return ds["num_samples"]
     if name == "npz":
         y = npz_labels(ds)
@@ -186,6 +198,11 @@ def build_datasets(data_section: Mapping[str, Any]):
         n = ds["num_samples"]
         train = ArrayDataset(x[:n], y[:n], ds["num_classes"])
         return train, ArrayDataset(x[n:], y[n:], ds["num_classes"]), train.info
+    if name in _GENERATED:
+        x, y = _GENERATED[name](ds)
+        n = ds["num_samples"]
+        train = ArrayDataset(x[:n], y[:n], y.shape[1])
+        return train, ArrayDataset(x[n:], y[n:], y.shape[1]), train.info
     if name == "npz":
         return _npz_datasets(ds)
     if name == "folder":
@@ -198,6 +215,15 @@ def build_datasets(data_section: Mapping[str, Any]):
     factory = _user_factory(ds)
     train, val = factory(mode="train", **ds["kwargs"]), factory(mode="val", **ds["kwargs"])
     return train, val, DatasetInfo(tuple(np.shape(train[0][0])), ds["num_classes"])
+
+
+#: The generated data sets with float targets, each ``(x, y)`` of its resolved section (train, then val samples).
+_GENERATED: Mapping[str, Callable] = {
+    "regression": lambda ds: make_regression(ds["num_samples"] + ds["num_val"], ds["num_features"],
+                                             ds["num_targets"], ds["noise"], ds["seed"]),
+    "multilabel": lambda ds: make_multilabel(ds["num_samples"] + ds["num_val"], ds["num_features"],
+                                             ds["num_labels"], ds["noise"], ds["seed"]),
+}
 
 
 def _npz_datasets(ds: Mapping[str, Any]):

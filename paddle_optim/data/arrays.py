@@ -13,7 +13,8 @@ import paddle
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What a model builder needs to know about the data: one sample's shape and the class count."""
+    """What a model builder needs to know about the data: one sample's shape and the model's outputs
+    (``num_classes``: the class count, or the target values per sample of a regression / multi-label set)."""
 
     sample_shape: Tuple[int, ...]
     num_classes: int
@@ -33,17 +34,27 @@ def class_indices(y: np.ndarray) -> np.ndarray:
     return y
 
 
+def targets(y: np.ndarray) -> np.ndarray:
+    """Targets as the trainer feeds them: integer labels are class indices (:func:`class_indices`,
+    int64); float targets (regression values, multi-hot labels) keep their shape, as float32."""
+    y = np.asarray(y)
+    if np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_:
+        return class_indices(y).astype("int64")
+    return y.astype("float32")
+
+
 class ArrayDataset(paddle.io.Dataset):
-    """Samples ``x[i]`` (float32) with integer labels ``y[i]`` (int64); labels of shape ``(N, 1)`` are
-    squeezed to ``(N,)``."""
+    """Samples ``x[i]`` (float32) with targets ``y[i]`` (:func:`targets`: integer class indices, int64,
+    ``(N, 1)`` squeezed to ``(N,)``; or float targets of any shape, float32). ``num_classes``: the
+    model's outputs (classes, or target values per sample)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, num_classes: int):
         super().__init__()
-        y = class_indices(y)
+        y = targets(y)
         if len(x) != len(y):
             raise ValueError(f"ArrayDataset: {len(x)} samples but {len(y)} labels")
         self.x = np.ascontiguousarray(x, dtype="float32")
-        self.y = np.ascontiguousarray(y, dtype="int64")
+        self.y = np.ascontiguousarray(y)
         self.info = DatasetInfo(tuple(self.x.shape[1:]), int(num_classes))
 
     def __len__(self) -> int:

@@ -21,4 +21,12 @@ def iterate_batches(dataset, batch_sampler, num_workers: int = 0) -> Iterator[Tu
         return
     loader = paddle.io.DataLoader(dataset, batch_sampler=batch_sampler, num_workers=num_workers, return_list=True)
     for x, y in loader:
-        yield x, y.astype("int64").reshape([-1])
+        yield x, _targets(y)
+
+
+def _targets(y: paddle.Tensor) -> paddle.Tensor:
+    """Collated targets as :func:`~paddle_optim.data.arrays.targets` makes them: integer labels as
+    int64 class indices ``(N,)``; float targets unchanged."""
+    if y.dtype in (paddle.float16, paddle.float32, paddle.float64):
+        return y.astype("float32")
+    return y.astype("int64").reshape([-1])

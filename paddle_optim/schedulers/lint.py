@@ -6,7 +6,7 @@ print the same warnings.
 """
 from typing import Any, Dict, List, Mapping, Optional
 
-from ..config.metrics import IMPROVES
+from ..config.metrics import directions
 from .builder import LR_SECTION, MOMENTUM_SECTION, TrainingSchedule, lead_in, native_arguments, phase_steps
 from .catalog import SCHEDULERS, SPAN_THE_RUN
 from .momentum import static_momentum
@@ -161,14 +161,15 @@ def _too_long(run: ScheduleFacts) -> List[str]:
     return out
 
 
-def _plateau(run: ScheduleFacts) -> List[str]:
-    """ReduceOnPlateau must watch its metric in the direction that metric improves."""
+def _plateau(run: ScheduleFacts, config: Mapping[str, Any]) -> List[str]:
+    """ReduceOnPlateau must watch its metric in the direction that metric improves (the Metric section's)."""
     if run.section.get("name") != "ReduceOnPlateau":
         return []
     metric, mode = run.section["metric"], run.args["mode"]
-    if mode != IMPROVES[metric]:
+    improves = directions(config.get("Metric"))[metric]
+    if mode != improves:
         return [f"{LR_SECTION}.mode: '{mode}' with metric '{metric}' cuts the rate whenever {metric} stops "
-                f"{'falling' if mode == 'min' else 'rising'}, i.e. while it improves; use mode: {IMPROVES[metric]}"]
+                f"{'falling' if mode == 'min' else 'rising'}, i.e. while it improves; use mode: {improves}"]
     return []
 
 
@@ -182,4 +183,4 @@ def lint_config(config: Mapping[str, Any], steps_per_epoch: int,
     """
     rows = schedule_table(config, steps_per_epoch, schedule)
     run = ScheduleFacts(config, steps_per_epoch, rows)
-    return _momentum(config) + _warmup(run) + _hold(run) + _cosine(run) + _decays(run) + _too_long(run) + _plateau(run) + _near_zero(run)
+    return _momentum(config) + _warmup(run) + _hold(run) + _cosine(run) + _decays(run) + _too_long(run) + _plateau(run, config) + _near_zero(run)

@@ -17,7 +17,6 @@ The peak learning rate is ``Optimizer.learning_rate`` and is never repeated here
 """
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ..config.metrics import IMPROVES
 from ..config.ranges import HALF_OPEN_UNIT, NON_NEGATIVE, OPEN_UNIT, POSITIVE
 from ..config.schema import REQUIRED, Field, join_key, unknown_name_message, validate_section
 from ..errors import ConfigError
@@ -45,13 +44,9 @@ _COMMON_FIELDS = {
     "warmup": Field((dict,), default=None, help="{epochs|steps: N, start_lr: x}"),
     "hold": Field((dict,), default=None, help="{epochs|steps|fraction: N}"),
 }
-def _evaluated(metric: str, key: str) -> None:
-    if metric not in IMPROVES:
-        raise ConfigError(key, unknown_name_message("evaluation metric", metric, IMPROVES))
-
-
-_PLATEAU_FIELDS = {"metric": Field((str,), default="loss", check=_evaluated,
-                                   help="the validation metric that drives ReduceOnPlateau")}
+# Whether ``metric`` is reported is a cross-section rule (the Metric section names them): sections.py.
+_PLATEAU_FIELDS = {"metric": Field((str,), default="loss",
+                                   help="the validation metric that drives ReduceOnPlateau: loss or a Metric name")}
 
 #: Keys of the section that are not native arguments (the resolved section keeps them out of ``args``).
 EXTRA_KEYS = tuple(_COMMON_FIELDS) + tuple(_PLATEAU_FIELDS)

@@ -1,5 +1,5 @@
 """The run's own counters (where it is, what it measured so far), as saved in ``.pdstates``."""
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, Optional
 
 
@@ -14,6 +14,9 @@ class Counters:
     best_metric: Optional[float] = None
     best_epoch: Optional[int] = None
     last_metric: Optional[float] = None
+    last_metrics: Dict[str, float] = field(default_factory=dict)  # every number of the last evaluation
+    evals_since_best: int = 0            # evaluations since the monitor last improved (early stopping)
+    stopped_early: bool = False          # Global.early_stop_patience ended the run
     nonfinite_steps: int = 0             # total skipped steps
     nonfinite_in_row: int = 0
     train_seconds: float = 0.0           # wall clock of the step loops (no evaluation / checkpoints)
@@ -21,6 +24,7 @@ class Counters:
     samples_seen: int = 0                # over all processes
     log_loss_sum: float = 0.0            # finite step losses since the last log line ...
     log_loss_steps: int = 0              # ... and how many
+    log_term_sums: Dict[str, float] = field(default_factory=dict)  # a dict loss's other terms, likewise
 
     def state_dict(self) -> Dict[str, Any]:
         return asdict(self)

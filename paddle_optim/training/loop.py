@@ -27,8 +27,10 @@ from . import checkpoint
 from .amp import Amp
 from .distributed import World, all_reduce_sum
 from .ema import ModelEMA
-from .evaluate import METRIC_NAME, evaluate
-from .loss import build_loss
+from ..config.metrics import improved, monitor
+from .evaluate import evaluate
+from .loss import OPTIMISED, build_loss, dry_run_loss, loss_terms
+from .metrics import build_metrics
 from .progress import EpochProgress
 from .records import DIVERGED, FINISHED, NoRecords, RunRecords, flatten_config
 from .counters import Counters
@@ -64,11 +66,29 @@ class Run:
         ema = config["EMA"]
         self.ema = ModelEMA(self.model, ema["decay"], ema["warmup"]) if ema["enable"] else None
         self.loss_fn = build_loss(config["Loss"])
+        self.metrics = build_metrics(config["Metric"], world)
+        self.monitor, self.mode = monitor(config["Metric"])
+        self.extra_terms = self._dry_run()  # the loss's terms besides "loss", each logged
         self.net = paddle.DataParallel(self.model) if world.size > 1 else self.model
         self.sampler = EpochBatchSampler(self.train_set, data["batch_size"], world.size, world.rank,
                                          shuffle=data["shuffle"], drop_last=data["drop_last"], seed=g["seed"])
         self.state = Counters()
         self.restored_from: Optional[str] = None  # the checkpoint prefix of a resumed run
+
+    def _dry_run(self) -> List[str]:
+        """One small training batch through the model (eval mode, no gradient), the loss and every metric,
+        so that outputs that do not fit the targets are a ConfigError before anything is written.
+        Returns the loss's extra term names."""
+        sampler = EpochBatchSampler(self.train_set, min(8, len(self.train_set)), shuffle=False)
+        x, y = next(iterate_batches(self.train_set, sampler, 0))
+        self.model.eval()
+        with paddle.no_grad():
+            outputs = self.model(x).astype("float32")
+            terms = dry_run_loss(self.loss_fn, self.config["Loss"]["name"], outputs, y)
+            for metric in self.metrics:
+                metric.dry_run(outputs, y)
+        self.model.train()
+        return terms
 
     # --- checkpoints -----------------------------------------------------------------------------
     def save(self, prefix: str) -> None:
@@ -137,8 +157,9 @@ def train(run: Run, records: Records) -> Dict[str, Any]:
 
 def summary(run: Run, status: str) -> Dict[str, Any]:
     s = run.state
-    return {"metric_name": METRIC_NAME, "best_metric": s.best_metric, "best_epoch": s.best_epoch,
-            "final_metric": s.last_metric, "epochs": s.epoch, "global_step": s.global_step,
+    return {"metric_name": run.monitor, "metric_mode": run.mode, "best_metric": s.best_metric,
+            "best_epoch": s.best_epoch, "final_metric": s.last_metric, "final_metrics": s.last_metrics,
+            "early_stopped": s.stopped_early, "epochs": s.epoch, "global_step": s.global_step,
             "steps_per_epoch": run.steps_per_epoch, "train_seconds": s.train_seconds,
             "train_cpu_seconds": s.train_cpu_seconds,
             "samples_per_second": s.samples_seen / s.train_seconds if s.train_seconds > 0 else None,
@@ -152,12 +173,16 @@ def _epochs(run: Run, records: Records) -> None:
         # Resumed from an epoch-end checkpoint: the process may have died between its save and the copies.
         _epoch_copies(run, records, run.restored_from)
     for epoch in range(s.epoch, g["epochs"]):
+        if s.stopped_early:  # a resumed run that had stopped early
+            break
         _train_one_epoch(run, records, epoch)
         s.epoch, s.batch_in_epoch = epoch + 1, 0
         if (epoch + 1) % g["eval_interval"] == 0 or epoch + 1 == g["epochs"]:
             _evaluate(run, records, epoch)
         latest = records.checkpoint("latest", run.save)
         _epoch_copies(run, records, latest)
+        if s.stopped_early:
+            break
 
 
 def _epoch_copies(run: Run, records: Records, prefix: Optional[str]) -> None:
@@ -174,16 +199,23 @@ def _epoch_copies(run: Run, records: Records, prefix: Optional[str]) -> None:
 def _evaluate(run: Run, records: Records, epoch: int) -> None:
     data = run.config["Data"]
     with run.ema.applied_to(run.model) if run.ema else contextlib.nullcontext():
-        metrics = evaluate(run.model, run.val_set, data["eval_batch_size"], run.loss_fn, run.amp, run.world,
+        metrics = evaluate(run.model, run.val_set, data["eval_batch_size"], run.loss_fn, run.metrics, run.amp, run.world,
                            data["num_workers"])
     run.schedule.on_evaluation(metrics)
-    s = run.state
-    s.last_metric = metrics[METRIC_NAME]
-    if s.best_metric is None or s.last_metric > s.best_metric:
-        s.best_metric, s.best_epoch = s.last_metric, epoch + 1
-    log.info(f"eval epoch {epoch + 1}: loss {metrics['loss']:.4f} {METRIC_NAME} {s.last_metric:.4f} "
-             f"(best {s.best_metric:.4f} at epoch {s.best_epoch})")
+    s, patience = run.state, run.config["Global"]["early_stop_patience"]
+    s.last_metric, s.last_metrics = metrics[run.monitor], dict(metrics)
+    if improved(s.last_metric, s.best_metric, run.mode):
+        s.best_metric, s.best_epoch, s.evals_since_best = s.last_metric, epoch + 1, 0
+    else:
+        s.evals_since_best += 1
+    others = "".join(f" {k} {v:.4f}" for k, v in metrics.items() if k not in ("loss", run.monitor))
+    log.info(f"eval epoch {epoch + 1}: loss {metrics['loss']:.4f} {run.monitor} {s.last_metric:.4f}{others} "
+             f"(best {s.best_metric:.4f} at epoch {s.best_epoch}, {'higher' if run.mode == 'max' else 'lower'} is better)")
     records.evaluation(epoch + 1, s.global_step, metrics)
+    if patience and s.evals_since_best >= patience and epoch + 1 < run.config["Global"]["epochs"]:
+        s.stopped_early = True
+        log.info(f"early stop after epoch {epoch + 1}: {run.monitor} has not improved for {patience} evaluations "
+                 f"(Global.early_stop_patience); best {s.best_metric:.4f} at epoch {s.best_epoch}")
 
 
 def _train_one_epoch(run: Run, records: Records, epoch: int) -> None:
@@ -263,6 +295,8 @@ def _bookkeeping(run: Run, records: Records, epoch: int, outcome: "StepOutcome",
         s.nonfinite_in_row = 0
         s.log_loss_sum += sum(outcome.losses) / len(outcome.losses)
         s.log_loss_steps += 1
+        for term, values in outcome.terms.items():
+            s.log_term_sums[term] = s.log_term_sums.get(term, 0.0) + sum(values) / len(values)
         run.schedule.step()  # a skipped step leaves the schedule where it was, like everything else
     s.global_step += 1
     s.batch_in_epoch = batch_in_epoch
@@ -273,7 +307,7 @@ def _bookkeeping(run: Run, records: Records, epoch: int, outcome: "StepOutcome",
         mean_loss = interval.shown_loss(s)
         interval.line = _log_interval(records, s, epoch, interval, float("nan") if mean_loss is None else mean_loss,
                                       lr, momentum, outcome.grad_norm)
-        s.log_loss_sum, s.log_loss_steps = 0.0, 0
+        s.log_loss_sum, s.log_loss_steps, s.log_term_sums = 0.0, 0, {}
         interval.samples, interval.start = 0, time.perf_counter()
 
 
@@ -283,6 +317,7 @@ class StepOutcome:
 
     skipped: Optional[str]       # None: the optimizer stepped; "loss" / "gradient": which was non-finite
     losses: List[float]          # the micro-batch losses that were backpropagated
+    terms: Dict[str, List[float]]  # the loss's other terms on those micro-batches (a loss returning a dict)
     samples: int                 # samples in the window's micro-batches
     grad_norm: Optional[float]   # global gradient norm before clipping; None when skipped
 
@@ -299,9 +334,11 @@ def optimizer_step(run: Run, micro_batches: Iterator, window_len: int) -> StepOu
     """
     world = run.world
     losses, bad, samples = [], False, 0
+    terms: Dict[str, List[float]] = {t: [] for t in run.extra_terms}
     for i, (x, y) in enumerate(itertools.islice(micro_batches, window_len)):
         with run.amp.autocast():
-            loss = run.loss_fn(run.net(x), y)
+            values = loss_terms(run.loss_fn(run.net(x), y))
+        loss = values[OPTIMISED]
         loss_value = loss.item()  # the one host sync per micro-batch (the non-finite check needs it)
         finite = math.isfinite(loss_value)
         if world.size > 1:  # every rank must take the same branch, or DataParallel's all-reduce hangs
@@ -313,21 +350,23 @@ def optimizer_step(run: Run, micro_batches: Iterator, window_len: int) -> StepOu
             with contextlib.nullcontext() if sync else run.net.no_sync():
                 run.amp.backward(loss / window_len if window_len > 1 else loss)
             losses.append(loss_value)
+            for t in run.extra_terms:
+                terms[t].append(float(values[t]))
         else:
             bad = True
     if bad:
         run.optimizer.clear_grad()
-        return StepOutcome("loss", losses, samples, None)
+        return StepOutcome("loss", losses, terms, samples, None)
     grad_norm = _gradient_norm(run)
     if not math.isfinite(grad_norm):
         run.amp.skip()  # GradScaler: unscale_ saw the inf; lower the loss scale
         run.optimizer.clear_grad()
-        return StepOutcome("gradient", losses, samples, None)
+        return StepOutcome("gradient", losses, terms, samples, None)
     run.amp.step(run.optimizer)
     run.optimizer.clear_grad()
     if run.ema is not None:
         run.ema.update(run.model)
-    return StepOutcome(None, losses, samples, grad_norm)
+    return StepOutcome(None, losses, terms, samples, grad_norm)
 
 
 def _gradient_norm(run: Run) -> float:
@@ -362,6 +401,7 @@ def _log_interval(records: Records, s: Counters, epoch: int, interval: _LogInter
     elapsed = time.perf_counter() - interval.start
     values = {"loss": mean_loss, "lr": lr, "momentum": momentum, "grad_norm": grad_norm,
               "samples_per_sec": interval.samples / elapsed if elapsed > 0 else None}
+    values.update({t: total / s.log_loss_steps for t, total in s.log_term_sums.items()} if s.log_loss_steps else {})
     records.training(s.global_step, epoch + 1, values)
     return (f"loss {mean_loss:.4f} lr {lr:.4g}" + (f" momentum {momentum:.4g}" if momentum is not None else "")
             + (f" grad_norm {grad_norm:.3g}" if grad_norm is not None else "")

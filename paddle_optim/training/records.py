@@ -2,10 +2,13 @@
 
 ==================  ===============================================================================
 ``train.log``       every log line of the run (appended across resumes)
-``train_log.csv``   ``step,epoch,loss,lr,momentum`` every ``Global.log_interval`` optimizer steps
-``eval_log.csv``    ``epoch,step,loss,metric`` after every evaluation (metric = top-1 accuracy)
-``vdl/``            VisualDL: ``train/lr``, ``train/momentum``, ``train/loss``, ``train/grad_norm``,
-                    ``train/samples_per_sec``, ``eval/loss``, ``eval/top1`` and the hyperparameters
+``train_log.csv``   ``step,epoch,loss,lr,momentum`` (then each extra term of a loss that returns a dict)
+                    every ``Global.log_interval`` optimizer steps
+``eval_log.csv``    ``epoch,step,loss,metric`` (metric: the monitor, named in metrics.json), then every
+                    other metric by name, after every evaluation
+``vdl/``            VisualDL: ``train/lr``, ``train/momentum``, ``train/loss``, ``train/<term>``,
+                    ``train/grad_norm``, ``train/samples_per_sec``, ``eval/loss``, ``eval/<metric>``
+                    (default ``eval/top1``) and the hyperparameters
 ``metrics.json``    the summary ``compare`` reads (see :func:`write_metrics`)
 ``curves.png``      loss, metric and learning rate against the step
 ``config.yaml``     the resolved config
@@ -26,7 +29,6 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import yaml
 
-from ..config.metrics import METRIC_NAME
 from . import checkpoint
 
 #: The files of a run directory (``Global.output_dir``), declared once; ``compare`` reads them back.
@@ -96,7 +98,8 @@ class CsvLog:
         self._fh.flush()
 
     def write(self, row: Mapping[str, Any]) -> None:
-        self._writer.writerow({k: _fmt(row[k]) for k in self.columns})
+        """One row: the table's columns from ``row`` (other keys are not columns of this table)."""
+        self._writer.writerow({k: _fmt(row.get(k)) for k in self.columns})
 
     def flush(self) -> None:
         self._fh.flush()
@@ -211,8 +214,8 @@ def write_metrics(path: str, metrics: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def plot_curves(output_dir: str) -> str:
-    """``curves.png`` (train/eval loss, top-1, learning rate vs step) from the run's CSV files."""
+def plot_curves(output_dir: str, monitor: str = "metric") -> str:
+    """``curves.png`` (train/eval loss, the monitor metric, learning rate vs step) from the run's CSV files."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,7 +230,7 @@ def plot_curves(output_dir: str) -> str:
     axes[0].set_title("loss")
     axes[0].legend()
     axes[1].plot([int(r["step"]) for r in evals], [float(r["metric"]) for r in evals], "o-")
-    axes[1].set_title("eval top-1")
+    axes[1].set_title(f"eval {monitor}")
     axes[2].plot(steps, [float(r["lr"]) for r in train])
     axes[2].set_title("learning rate")
     for ax in axes:
@@ -243,7 +246,11 @@ def plot_curves(output_dir: str) -> str:
 class RunRecords:
     """Rank 0's writer of everything above; created only after the whole config was validated."""
 
-    def __init__(self, output_dir: str, config: Mapping[str, Any], resume_step: Optional[int]):
+    def __init__(self, output_dir: str, config: Mapping[str, Any], resume_step: Optional[int],
+                 monitor: str, metric_names: Sequence[str], loss_terms: Sequence[str] = ()):
+        """``monitor``: the metric written to eval_log's ``metric`` column; ``metric_names``: every metric
+        the evaluation reports (the others get a column each); ``loss_terms``: a dict loss's terms besides
+        ``loss`` (a column each in train_log)."""
         self.output_dir = output_dir
         self.checkpoint_dir = os.path.join(output_dir, "checkpoints")
         os.makedirs(self.checkpoint_dir, exist_ok=True)
@@ -252,19 +259,20 @@ class RunRecords:
             os.remove(os.path.join(output_dir, METRICS_FILE))
         with open(os.path.join(output_dir, CONFIG_FILE), "w", encoding="utf-8") as fh:
             yaml.safe_dump(dict(config), fh, sort_keys=False)
-        self.train_csv = CsvLog(os.path.join(output_dir, TRAIN_LOG), TRAIN_COLUMNS, resume_step)
-        self.eval_csv = CsvLog(os.path.join(output_dir, EVAL_LOG), EVAL_COLUMNS, resume_step)
+        self.monitor = monitor
+        self.train_csv = CsvLog(os.path.join(output_dir, TRAIN_LOG), TRAIN_COLUMNS + tuple(loss_terms), resume_step)
+        self.eval_csv = CsvLog(os.path.join(output_dir, EVAL_LOG), EVAL_COLUMNS + tuple(n for n in metric_names if n != monitor),
+                               resume_step)
         self.vdl = VisualDL(os.path.join(output_dir, VISUALDL_DIR), resume_step)
-        self.vdl.hyperparameters(config, [f"eval/{METRIC_NAME}", "eval/loss"])
+        self.vdl.hyperparameters(config, [f"eval/{monitor}", "eval/loss"])
 
     def training(self, step: int, epoch: int, values: Mapping[str, Optional[float]]) -> None:
-        """One ``log_interval`` point: loss, lr, momentum, grad_norm, samples_per_sec."""
-        self.train_csv.write({"step": step, "epoch": epoch, "loss": values["loss"], "lr": values["lr"],
-                              "momentum": values["momentum"]})
+        """One ``log_interval`` point: loss, lr, momentum, grad_norm, samples_per_sec, the loss's terms."""
+        self.train_csv.write(dict(values, step=step, epoch=epoch))
         self.vdl.scalars({f"train/{k}": v for k, v in values.items()}, step)
 
     def evaluation(self, epoch: int, step: int, metrics: Mapping[str, float]) -> None:
-        self.eval_csv.write({"epoch": epoch, "step": step, "loss": metrics["loss"], "metric": metrics[METRIC_NAME]})
+        self.eval_csv.write(dict(metrics, epoch=epoch, step=step, metric=metrics[self.monitor]))
         self.vdl.scalars({f"eval/{k}": v for k, v in metrics.items()}, step)
 
     def flush(self) -> None:
@@ -293,7 +301,7 @@ class RunRecords:
         self.train_csv.close()
         self.eval_csv.close()
         self.vdl.close()
-        plot_curves(self.output_dir)
+        plot_curves(self.output_dir, self.monitor)
         write_metrics(os.path.join(self.output_dir, METRICS_FILE), metrics)
 
 
