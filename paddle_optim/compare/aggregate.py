@@ -6,27 +6,30 @@ Definitions (the report states them too):
 * **final / best metric**: ``final_metric`` / ``best_metric`` of ``metrics.json``; mean and sample
   standard deviation over the seeds whose run ended normally (``finished``). Diverged and crashed
   runs are counted as failures instead of being averaged in;
+* **direction**: each run's ``metric_mode`` from ``metrics.json`` (``max``: higher is better, e.g.
+  accuracy; ``min``: lower is better, e.g. MAE); "best", "reaches" and "within one point" follow it;
 * **steps to target**: the global step of the first evaluation whose metric reaches the target;
   **seconds to target**: ``train_seconds x step / global_step`` of that run (training time is
   logged per run, not per evaluation). Means are over the seeds that reached the target;
-* **best setting** of an optimizer: the highest mean final metric among its settings without
+* **best setting** of an optimizer: the best mean final metric among its settings without
   failures (among all settings if every one had a failure);
 * **lr sensitivity**: the contiguous range of grid learning rates around the best one whose mean
   final metric is within one point (:data:`POINT`) of the best and that had no failure, reported as
   its width in decades, ``log10(high / low)``: wider is more forgiving. The grid's own spacing
   bounds it (three rates a factor 3 apart: at most ~0.95 decades).
 
-Metrics are taken as higher-is-better (accuracy), on a 0-1 scale.
+One point is 0.01 in the metric's own unit (a percentage point of a 0-1 accuracy).
 """
 import math
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from ..config.metrics import MAX
 from .grid import Cell
 from .runs import DIVERGED, FAILED, FINISHED, RunOutcome, steps_to_target
 
 POINT = 0.01  # "one point" of a 0-1 metric: one percentage point of accuracy
-DEFAULT_TARGET_FRACTION = 0.98  # default target: 98% of the best metric any run of the grid reached
+DEFAULT_TARGET_FRACTION = 0.98  # default target: 98% of the best metric any run reached (max), best / 0.98 (min)
 
 
 @dataclass
@@ -46,7 +49,7 @@ class CellResult:
     def steps_to_target(self) -> float:
         if self.status != FINISHED:
             return math.nan
-        return steps_to_target(self.record.eval_log, self.target)
+        return steps_to_target(self.record.eval_log, self.target, self.record.mode)
 
     @property
     def seconds_to_target(self) -> float:
@@ -100,6 +103,10 @@ class Setting:
     def finished(self) -> List[CellResult]:
         return [r for r in self.runs if r.status == FINISHED]
 
+    @property
+    def mode(self) -> str:
+        return grid_mode(r.record for r in self.runs)
+
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.runs)
 
@@ -144,11 +151,25 @@ class Sensitivity:
         return math.log10(self.high / self.low)
 
 
+def grid_mode(records: Iterable[RunOutcome]) -> str:
+    """The direction of the runs' metric: the first finished run's ``metric_mode`` (``max`` if none)."""
+    return next((r.mode for r in records if r.status == FINISHED), MAX)
+
+
 def default_target(records: Iterable[RunOutcome]) -> float:
-    """:data:`DEFAULT_TARGET_FRACTION` of the highest ``best_metric`` of any finished run (nan if none)."""
+    """:data:`DEFAULT_TARGET_FRACTION` of the highest ``best_metric`` of any finished run, or for a
+    lower-is-better metric the lowest divided by it (nan if none)."""
+    records = list(records)
     best = [r.number("best_metric") for r in records if r.status == FINISHED]
     best = [b for b in best if math.isfinite(b)]
-    return DEFAULT_TARGET_FRACTION * max(best) if best else math.nan
+    if not best:
+        return math.nan
+    return DEFAULT_TARGET_FRACTION * max(best) if grid_mode(records) == MAX else min(best) / DEFAULT_TARGET_FRACTION
+
+
+def _score(value: float, mode: str) -> float:
+    """``value`` oriented so that larger is better."""
+    return value if mode == MAX else -value
 
 
 def group_settings(results: Sequence[CellResult]) -> List[Setting]:
@@ -170,11 +191,12 @@ def by_optimizer(settings: Sequence[Setting]) -> Dict[Tuple[str, str], List[Sett
 
 
 def best_setting(group: Sequence[Setting]) -> Optional[Setting]:
-    """Highest mean final metric, preferring settings without failures; ``None`` if nothing finished."""
+    """Best mean final metric (in its direction), preferring settings without failures; ``None`` if
+    nothing finished."""
     scored = [s for s in group if math.isfinite(s.final.mean)]
     clean = [s for s in scored if s.failures == 0]
     candidates = clean or scored
-    return max(candidates, key=lambda s: s.final.mean) if candidates else None
+    return max(candidates, key=lambda s: _score(s.final.mean, s.mode)) if candidates else None
 
 
 def lr_sensitivity(group: Sequence[Setting]) -> Optional[Sensitivity]:
@@ -185,7 +207,7 @@ def lr_sensitivity(group: Sequence[Setting]) -> Optional[Sensitivity]:
     ordered = sorted(group, key=lambda s: s.learning_rate)
 
     def close(s: Setting) -> bool:
-        return s.failures == 0 and s.final.mean >= best.final.mean - POINT
+        return s.failures == 0 and _score(s.final.mean, best.mode) >= _score(best.final.mean, best.mode) - POINT
 
     i = j = ordered.index(best)
     while i > 0 and close(ordered[i - 1]):

@@ -44,10 +44,13 @@ def compare_command(args) -> int:
     results = [CellResult(job.cell, job.run_dir, records[job.cell], target) for job in jobs]
     settings = aggregate.group_settings(results)
     metric = next((r.metrics["metric_name"] for r in records.values() if r.metrics.get("metric_name")), "metric")
+    mode = aggregate.grid_mode(records.values())
+    fraction = aggregate.DEFAULT_TARGET_FRACTION
     context = {"command": reproduce_command(args), "config": args.config, "seeds": args.seeds,
-               "metric_name": metric,
+               "metric_name": metric, "metric_mode": mode,
                "target_source": "--target" if args.target is not None else
-               f"{aggregate.DEFAULT_TARGET_FRACTION:g} x the best {metric} of any run"}
+               f"{fraction:g} x the best {metric} of any run" if mode == "max" else
+               f"the best (lowest) {metric} of any run / {fraction:g}"}
     paths = list(write_results(args.out, results, settings, target, context).values())
     paths += write_plots(args.out, settings, metric)
     print("\n".join(best_table(settings, metric)))

@@ -45,7 +45,8 @@ def render_report(settings: Sequence[Setting], target: float, context: Mapping[s
     lines = ["# paddle-optim compare", ""]
     lines += [f"- command: `{context['command']}`" if context.get("command") else None,
               f"- base config: `{context.get('config', '')}`; seeds per setting: {context.get('seeds', '')}",
-              f"- metric: `{metric}` (higher is better); target: {_fmt(target)} "
+              f"- metric: `{metric}` ({'lower' if context.get('metric_mode') == 'min' else 'higher'} is better); "
+              f"target: {_fmt(target)} "
               f"({context.get('target_source', '')})",
               f"- runs: {_status_counts(settings)}", ""]
     lines += ["## Every optimizer x learning rate", "",
@@ -53,7 +54,7 @@ def render_report(settings: Sequence[Setting], target: float, context: Mapping[s
     lines += settings_table(settings, metric)
     lines += ["", "## Best setting per optimizer", ""]
     lines += best_table(settings, metric)
-    lines += ["", "Best setting: highest mean final metric among settings without failures. "
+    lines += ["", "Best setting: best mean final metric (in its direction) among settings without failures. "
               f"lr sensitivity: width in decades (log10 high/low) of the contiguous learning-rate range "
               f"around the best whose mean final {metric} is within {aggregate.POINT:g} "
               "(one point) of it, without failures; wider is more forgiving, bounded by the grid.", ""]

@@ -2,7 +2,8 @@
 
 The trainer writes, into ``Global.output_dir``:
 
-* ``metrics.json`` -- at least ``metric_name``, ``best_metric``, ``final_metric``, ``epochs``,
+* ``metrics.json`` -- at least ``metric_name``, ``metric_mode`` (``max`` | ``min``: the direction it
+  improves in; runs written before it existed are accuracies, ``max``), ``best_metric``, ``final_metric``, ``epochs``,
   ``global_step``, ``train_seconds``, ``samples_per_second``, ``status`` (``finished`` or
   ``diverged``) and ``nonfinite_steps``; written last, so its presence means the run ended;
 * ``train_log.csv`` -- ``step,epoch,loss,lr,momentum``, one row per log interval;
@@ -17,6 +18,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping
 
+from ..config.metrics import MAX, MIN
 from ..training.records import DIVERGED, EVAL_LOG, FINISHED, METRICS_FILE, TRAIN_LOG
 
 FAILED = "failed"  # no metrics.json: the run crashed or was interrupted
@@ -38,6 +40,12 @@ class RunOutcome:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return math.nan
         return float(value)
+
+    @property
+    def mode(self) -> str:
+        """The direction the run's metric improves in (``max`` when metrics.json does not say)."""
+        mode = self.metrics.get("metric_mode")
+        return mode if mode in (MAX, MIN) else MAX
 
 
 def run_status(run_dir: str) -> str:
@@ -69,10 +77,11 @@ def read_columns(path: str) -> Dict[str, List[float]]:
     return {name: [_to_float(row.get(name)) for row in rows] for name in rows[0]}
 
 
-def steps_to_target(eval_log: Mapping[str, List[float]], target: float) -> float:
-    """Global step of the first evaluation whose metric is ``>= target`` (``nan`` if never)."""
+def steps_to_target(eval_log: Mapping[str, List[float]], target: float, mode: str = MAX) -> float:
+    """Global step of the first evaluation whose metric reaches ``target``: ``>=`` it (mode ``max``) or
+    ``<=`` it (``min``); ``nan`` if never."""
     for step, metric in zip(eval_log.get("step", []), eval_log.get("metric", [])):
-        if metric >= target:
+        if (metric >= target) if mode == MAX else (metric <= target):
             return step
     return math.nan
 

@@ -154,3 +154,27 @@ def test_plots_are_nonempty_pngs(tmp_path, results):
         with open(path, "rb") as fh:
             data = fh.read()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_a_lower_is_better_metric_ranks_targets_and_reports_downwards(tmp_path, run_writer):
+    """metrics.json's metric_mode: min (e.g. MAE): the lowest final metric is the best setting, the target
+    is reached from above, the default target is the lowest best / 0.98, the report says so."""
+    grid = {0.3: (0.9, 0.50), 0.1: (0.6, 0.30), 0.01: (0.5, 0.305), 0.001: (0.9, 0.80)}
+    results = []
+    for lr, maes in grid.items():
+        run_dir = str(tmp_path / "runs" / str(lr))
+        run_writer(run_dir, metrics_per_eval=maes, mode="min")
+        results.append(CellResult(Cell("SGD", lr, 0), run_dir, read_run(run_dir), 0.31))
+    group = aggregate.by_optimizer(aggregate.group_settings(results))[("SGD", "config")]
+    assert aggregate.best_setting(group).learning_rate == 0.1
+    sens = aggregate.lr_sensitivity(group)  # 0.01 (0.305) is within one point above 0.30; 0.3 (0.50) is not
+    assert (sens.low, sens.high, sens.count) == (0.01, 0.1, 2)
+    reached = [r.steps_to_target for r in results]  # target 0.31, reached when the MAE is <= it
+    assert math.isnan(reached[0]) and reached[1:3] == [20, 20] and math.isnan(reached[3])
+    assert steps_to_target(read_run(str(tmp_path / "runs" / "0.1")).eval_log, 0.6, "min") == 10
+    assert aggregate.default_target(r.record for r in results) == pytest.approx(0.30 / 0.98)
+    settings = aggregate.group_settings(results)
+    paths = write_results(str(tmp_path), results, settings, 0.31,
+                          {"command": "c", "config": "x.yaml", "seeds": 1, "metric_name": "mae",
+                           "metric_mode": "min", "target_source": "--target"})
+    assert "`mae` (lower is better)" in open(paths["report.md"]).read()
