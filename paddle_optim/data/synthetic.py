@@ -27,7 +27,7 @@ def make_regression(num_samples: int, num_features: int, num_targets: int, noise
     w1 = rng.randn(num_features, num_targets) / np.sqrt(num_features)
     w2 = rng.randn(num_features, num_targets) / np.sqrt(num_features)
     x = rng.randn(num_samples, num_features)
-    y = np.sin(2.0 * x @ w1) + 0.5 * x @ w2 + noise * rng.randn(num_samples, num_targets)
+    y = np.sin(x @ w1) + 0.5 * x @ w2 + noise * rng.randn(num_samples, num_targets)
     return x.astype("float32"), y.astype("float32")
 
 

@@ -16,7 +16,16 @@ TIMEOUT = 150
 CHANGES = {"Global": {"epochs": 3, "log_interval": 4}, "Data": {"batch_size": 16},
            "Model": {"name": "mlp", "hidden_sizes": [16], "dropout": 0.1},
            "Optimizer": {"name": "Momentum", "learning_rate": 0.05, "momentum": 0.9},
-           "Checkpoint": {"interval_steps": 5}}
+           "Checkpoint": {"interval_steps": 5}, "Metric": [{"name": "Accuracy", "topk": [1, 2]}]}
+#: Float targets, every binary and regression metric, a validation set the ranks split unevenly (67 samples).
+MULTILABEL = {"Global": {"epochs": 2}, "Data": {"dataset": {"name": "multilabel", "num_samples": 128, "num_val": 67,
+                                                            "num_features": 8, "num_labels": 3}, "batch_size": 16,
+                                                "eval_batch_size": 8},
+              "Loss": {"name": "BCEWithLogitsLoss"},
+              "Metric": [{"name": "Auc"}, {"name": "Precision"}, {"name": "Recall"}, {"name": "MAE"},
+                         {"name": "RMSE"}, {"name": "R2"}]}
+#: Metrics whose states are counts: the sharded evaluation gives the very same number.
+COUNTED = ("top1", "top2", "auc", "precision", "recall")
 
 
 def launch(args, tmp_path):
@@ -40,6 +49,7 @@ def test_two_ranks_hold_identical_weights_and_match_one_process(make_config, tmp
         np.testing.assert_array_equal(rank0[key], rank1[key])
     dist = json.loads((out_dist / "metrics.json").read_text())
     assert dist["world_size"] == 2 and dist["steps_per_epoch"] == 8 and dist["status"] == "finished"
+    assert_sharded_evaluation_is_one_process(weights_dir, {"loss", "top1", "top2"})
 
     single_changes = dict(CHANGES, Data={"batch_size": 32})
     cfg_single, out_single = make_config(single_changes, "single")
@@ -66,3 +76,30 @@ def test_nproc_option_launches_the_same_trainer_and_resumes(make_config):
     assert len(list((out / "vdl").glob("vdlrecords.*"))) == 1
     metrics = paddle_optim_train("-o", "Global.epochs=2", "--resume")  # both ranks continue from rank 0's files
     assert metrics["epochs"] == 2 and metrics["global_step"] == 16
+
+
+def assert_sharded_evaluation_is_one_process(weights_dir, names):
+    """Both ranks report, for the trained weights, what one process evaluating everything reports:
+    counted metrics exactly, float sums to rounding (they are added in another order)."""
+    for rank in (0, 1):
+        evaluation = json.loads((weights_dir / f"rank{rank}_eval.json").read_text())
+        ranks, single = evaluation["ranks"], evaluation["one_process"]
+        assert set(ranks) == set(single) == set(names)
+        for name in names:
+            if name in COUNTED:
+                assert ranks[name] == single[name], name
+            elif name == "loss":  # a float32 mean per batch, and the batches differ: float32 rounding
+                assert ranks[name] == pytest.approx(single[name], rel=1e-6), name
+            else:  # float64 sums of the same per-sample values
+                assert ranks[name] == pytest.approx(single[name], rel=1e-9, abs=1e-12), name
+
+
+@pytest.mark.slow
+def test_metrics_over_two_ranks_are_those_of_one_process(make_config, tmp_path):
+    cfg, out = make_config(MULTILABEL, "multilabel")
+    weights_dir = tmp_path / "weights"
+    weights_dir.mkdir()
+    launch([os.path.join(HERE, "dist_worker.py"), cfg, str(weights_dir)], tmp_path)
+    assert_sharded_evaluation_is_one_process(weights_dir, {"loss", "auc", "precision", "recall", "mae", "rmse", "r2"})
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["metric_name"] == "auc" and metrics["metric_mode"] == "max"
