@@ -7,7 +7,8 @@
 ``synthetic``   Gaussian class clusters generated from a seed (tests, benchmarks)
 ``regression``  a seeded synthetic regression: float targets ``(N, num_targets)`` (MSELoss, MAE/RMSE/R2)
 ``multilabel``  seeded synthetic multi-hot labels ``(N, num_labels)`` (BCEWithLogitsLoss, Precision/Recall/Auc)
-``npz``         ``.npz`` arrays ``x``/``y`` (keys configurable), optional separate validation file
+``npz``         ``.npz`` arrays ``x``/``y`` (keys configurable), optional separate validation file; ``targets:
+                classes`` (integer class indices) or ``values`` (float targets: regression, multi-hot)
 ``folder``      images in ``DatasetFolder`` layout (``train_dir/<class>/<img>``)
 ``pkg.mod:fn``  ``fn(mode="train"|"val", **kwargs)`` returning a ``paddle.io.Dataset``
 ==============  ==========================================================================================
@@ -24,7 +25,7 @@ from ..config.import_path import check_kwargs, is_import_path, load_object
 from ..config.ranges import CLASSES, COUNT, NON_NEGATIVE, OPEN_UNIT, POSITIVE
 from ..config.schema import REQUIRED, Field, Range, join_key, unknown_name_message, validate_section
 from ..errors import ConfigError
-from .arrays import ArrayDataset, DatasetInfo, class_indices, held_out, split_train_val
+from .arrays import (ArrayDataset, DatasetInfo, class_indices, held_out, split_train_val, split_values)
 from .digits import load_digits
 from .folder import count_images, image_folder
 from .sampler import steps_per_epoch
@@ -67,7 +68,11 @@ DATASETS: Dict[str, DatasetKind] = {k.name: k for k in [
         "val": Field((str,), None, help="path of the validation .npz (default: split off the training file)"),
         "val_fraction": Field((float,), 0.2, OPEN_UNIT), "split_seed": Field((int,), 0),
         "x_key": Field((str,), "x"), "y_key": Field((str,), "y"),
-        "num_classes": Field((int,), None, CLASSES, help="default: max label + 1"),
+        "num_classes": Field((int,), None, CLASSES, help="default: max label + 1 (targets: values: the "
+                             "values per sample)"),
+        "targets": Field((str,), "classes", choices=("classes", "values"),
+                         help="classes: integer class indices (N,) or (N, 1); values: float targets of any "
+                              "shape, (N,) read as (N, 1), split at random instead of by class"),
     }),
     DatasetKind("folder", "images in paddle.vision DatasetFolder layout (root/<class>/<image>)", {
         "train_dir": Field((str,)), "val_dir": Field((str,)),
@@ -146,7 +151,10 @@ def num_train_samples(data_section: Mapping[str, Any]) -> int:
         return ds["num_samples"]
     if name == "npz":
         y = npz_labels(ds)
-        return len(y) if ds["val"] else len(y) - _held_out(y, ds["val_fraction"])
+        if ds["val"]:
+            return len(y)
+        return len(y) - (_held_out(y, ds["val_fraction"]) if ds["targets"] == "classes" else
+                         held_out(len(y), ds["val_fraction"]))
     if name == "folder":
         return count_images(ds["train_dir"])
     return len(_user_factory(ds)(mode="train", **ds["kwargs"]))
@@ -158,7 +166,21 @@ def npz_labels(ds: Mapping[str, Any]):
         if ds["y_key"] not in npz.files:
             raise ConfigError("Data.dataset.y_key", f"{ds['train']} has no array '{ds['y_key']}'; "
                               f"it has: {', '.join(npz.files)}")
-        return _npz_class_indices(npz[ds["y_key"]], ds["train"], ds["num_classes"])
+        return _npz_targets(npz[ds["y_key"]], ds["train"], ds)
+
+
+def _npz_targets(y, path: str, ds: Mapping[str, Any]):
+    """The ``.npz`` targets as the section's ``targets`` says: class indices, or float values."""
+    if ds["targets"] == "classes":
+        return _npz_class_indices(y, path, ds["num_classes"])
+    y = np.asarray(y)
+    if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_) or y.ndim == 0:
+        raise ConfigError("Data.dataset.y_key", f"{path}: targets: values needs a numeric array (N, ...), "
+                          f"got {y.dtype} {tuple(y.shape)}")
+    y = y.astype("float32")
+    if not np.isfinite(y).all():
+        raise ConfigError("Data.dataset.y_key", f"{path}: targets must be finite, got nan or inf")
+    return y.reshape(len(y), 1) if y.ndim == 1 else y
 
 
 def _npz_class_indices(y, path: str, num_classes):
@@ -232,7 +254,7 @@ def _npz_datasets(ds: Mapping[str, Any]):
             for key in (ds["x_key"], ds["y_key"]):
                 if key not in npz.files:
                     raise ConfigError(key_path, f"{path} has no array '{key}'; it has: {', '.join(npz.files)}")
-            x, y = npz[ds["x_key"]], _npz_class_indices(npz[ds["y_key"]], path, ds["num_classes"])
+            x, y = npz[ds["x_key"]], _npz_targets(npz[ds["y_key"]], path, ds)
         if len(x) != len(y):
             raise ConfigError(key_path, f"{path}: {len(x)} samples in '{ds['x_key']}' but {len(y)} labels "
                               f"in '{ds['y_key']}'")
@@ -242,8 +264,12 @@ def _npz_datasets(ds: Mapping[str, Any]):
     if ds["val"]:
         xv, yv = read(ds["val"], "Data.dataset.val")
     else:
-        x, y, xv, yv = split_train_val(x, y, ds["val_fraction"], ds["split_seed"])
-    num_classes = ds["num_classes"] or int(max(y.max(), yv.max())) + 1
+        split = split_train_val if ds["targets"] == "classes" else split_values
+        x, y, xv, yv = split(x, y, ds["val_fraction"], ds["split_seed"])
+    if ds["targets"] == "values":
+        num_classes = ds["num_classes"] or math.prod(y.shape[1:])
+    else:
+        num_classes = ds["num_classes"] or int(max(y.max(), yv.max())) + 1
     return ArrayDataset(x, y, num_classes), ArrayDataset(xv, yv, num_classes), DatasetInfo(tuple(x.shape[1:]), num_classes)
 
 

@@ -70,8 +70,18 @@ class ArrayDataset(paddle.io.Dataset):
 
 
 def held_out(class_count: int, val_fraction: float) -> int:
-    """Validation samples taken from a class of ``class_count`` samples (the one rounding rule)."""
+    """Validation samples taken from a class of ``class_count`` samples, or from all samples of float
+    targets (the one rounding rule)."""
     return int(round(class_count * val_fraction))
+
+
+def split_values(x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int):
+    """A fixed, seeded random split of samples with float targets: ``(x_train, y_train, x_val, y_val)``."""
+    order = np.random.RandomState(seed).permutation(len(y))
+    val = np.sort(order[:held_out(len(y), val_fraction)])
+    mask = np.zeros(len(y), dtype=bool)
+    mask[val] = True
+    return x[~mask], y[~mask], x[mask], y[mask]
 
 
 def split_train_val(x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int):

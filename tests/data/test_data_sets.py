@@ -49,6 +49,30 @@ def test_synthetic_and_npz_sizes_agree_with_num_train_samples(tmp_path):
     assert (len(train), len(val), info.num_classes) == (30, 7, 5) and num_train_samples(separate) == 30
 
 
+def test_targets_of_any_shape_and_dtype(tmp_path):
+    """Class indices (N,) or (N, 1) -> int64 (N,); float targets keep their shape ((N,) read as (N, 1)),
+    split at random; the generated regression / multi-label sets give float targets of their width."""
+    rng = np.random.RandomState(0)
+    np.savez(tmp_path / "column.npz", x=rng.randn(40, 3), y=rng.randint(0, 4, (40, 1)))
+    train, val, info = build_datasets(resolved({"name": "npz", "train": str(tmp_path / "column.npz")}))
+    assert train.y.shape == (len(train),) and train.y.dtype == np.int64 and info.num_classes == 4
+    values = rng.randn(50).astype("float64")
+    np.savez(tmp_path / "values.npz", x=rng.randn(50, 3), y=values)
+    section = resolved({"name": "npz", "train": str(tmp_path / "values.npz"), "targets": "values", "val_fraction": 0.2})
+    train, val, info = build_datasets(section)
+    assert (len(train), len(val), train.y.shape[1:], train.y.dtype, info.num_classes) == (40, 10, (1,), np.float32, 1)
+    assert num_train_samples(section) == 40
+    assert sorted(np.concatenate([train.y, val.y]).ravel().tolist()) == sorted(values.astype("float32").tolist())
+    np.savez(tmp_path / "multi.npz", x=rng.randn(30, 3), y=(rng.rand(30, 6) > 0.5).astype("float32"))
+    train, _, info = build_datasets(resolved({"name": "npz", "train": str(tmp_path / "multi.npz"), "targets": "values"}))
+    assert train.y.shape[1:] == (6,) and info.num_classes == 6
+    for name, width in (("regression", "num_targets"), ("multilabel", "num_labels")):
+        train, val, info = build_datasets(resolved({"name": name, "num_samples": 20, "num_val": 5, width: 3}))
+        assert (train.y.shape, val.y.shape, train.y.dtype, info.num_classes) == ((20, 3), (5, 3), np.float32, 3)
+    ml = build_datasets(resolved({"name": "multilabel", "num_samples": 2000, "num_val": 5}))[0].y
+    assert set(np.unique(ml)) == {0.0, 1.0} and 0.35 < ml.mean() < 0.65  # each label on for about half
+
+
 def test_image_folder_layout(tmp_path):
     from PIL import Image
 
