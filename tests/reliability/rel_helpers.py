@@ -1,13 +1,12 @@
 """Helpers of the reliability tests: small configs, subprocess runs that always end, checkpoint comparison."""
-import copy
 import json
 import os
 import sys
 
 import numpy as np
 import paddle
-import yaml
 
+import configs
 import launching
 from launching import run_process
 
@@ -33,15 +32,8 @@ TIMING = {"train_seconds", "train_cpu_seconds", "samples_per_second"}
 
 
 def write_config(tmp_path, name, changes=None, base=RESUME_CONFIG):
-    """``(config path, output dir)`` of ``base`` with ``changes`` (section -> keys merged in)."""
-    config = copy.deepcopy(base)
-    for section, values in (changes or {}).items():
-        config[section] = dict(config.get(section) or {}, **values)
-    out = tmp_path / name
-    config["Global"]["output_dir"] = str(out)
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return str(path), out
+    """``(config path, output dir)`` of ``base`` with ``changes`` (:func:`configs.merge_config`)."""
+    return configs.write_config(tmp_path, name, base, changes)
 
 
 def child_env(**extra):
