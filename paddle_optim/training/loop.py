@@ -6,7 +6,6 @@ import contextlib
 import itertools
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
