@@ -68,7 +68,8 @@ class RAdam(PortableStateMixin, Optimizer):
     path :func:`~paddle_optim.optimizers.functional.radam_reference`. ``self._beta1`` (and a
     group's ``beta1``) is read on every step, so a momentum schedule may change it between steps;
     bias correction uses the product of the beta1 values actually used. Each parameter group is
-    updated by its own kernel calls, so groups with different betas never share one. State: two moments per parameter (plus an fp32
+    updated by its own kernel calls, so groups with different betas never share one. State: two
+    moments per parameter (plus an fp32
     master weight per float16/bfloat16 parameter under ``multi_precision``) and, per parameter, a
     step count and a beta1 product kept on the host.
 
@@ -136,8 +137,9 @@ class RAdam(PortableStateMixin, Optimizer):
         self._decoupled = bool(decoupled_weight_decay)
         if self._decoupled and isinstance(weight_decay, _REGULARIZERS):
             raise ValueError(
-                f"weight_decay={type(weight_decay).__name__}(...) with decoupled_weight_decay=True: "
-                "decoupled decay takes a float coefficient; allowed: None or a float >= 0"
+                f"weight_decay={type(weight_decay).__name__}(...) with "
+                "decoupled_weight_decay=True: decoupled decay takes a float coefficient; "
+                "allowed: None or a float >= 0"
             )
         if gc_axes is not None and not isinstance(gc_axes, Mapping):
             raise ValueError(
@@ -172,7 +174,8 @@ class RAdam(PortableStateMixin, Optimizer):
             )
         for key, allowed in _GROUP_HYPER.items():
             if key in param_group:
-                param_group = dict(param_group, **{key: check_range(key, param_group[key], allowed)})
+                param_group = dict(param_group,
+                                   **{key: check_range(key, param_group[key], allowed)})
         decay = param_group.get("weight_decay")
         if self._decoupled:
             # Decoupled decay is applied by the update, never as an L2 regularizer.
@@ -258,8 +261,8 @@ class RAdam(PortableStateMixin, Optimizer):
                          coefficients=coefficients, decoupled_decay=decay)
             if fused and coefficients.rectified:
                 params, bucket_grads, moment1s, moment2s, masters = bucket
-                radam_fused(params, bucket_grads, moment1s, moment2s, masters if has_master else None,
-                            **hyper)
+                radam_fused(params, bucket_grads, moment1s, moment2s,
+                            masters if has_master else None, **hyper)
             else:
                 for param, grad, moment1, moment2, master in zip(*bucket):
                     radam_reference(param, grad, moment1, moment2, master, **hyper)

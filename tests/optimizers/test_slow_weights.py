@@ -1,4 +1,4 @@
-"""Lookahead's slow weights: taken when training starts, swapped in for evaluation, synced on demand."""
+"""Lookahead's slow weights: taken when training starts, swapped in to evaluate, synced at will."""
 import numpy as np
 import paddle
 import pytest
@@ -19,7 +19,8 @@ def _state_arrays(optimizer):
     """The portable state flattened to {path: ndarray} (for bit-exact comparisons)."""
     def walk(tree, prefix=""):
         if isinstance(tree, dict):
-            return {k: v for key, value in tree.items() for k, v in walk(value, f"{prefix}/{key}").items()}
+            return {k: v for key, value in tree.items()
+                    for k, v in walk(value, f"{prefix}/{key}").items()}
         return {prefix: np.asarray(tree)}
     return walk(portable_state_dict(optimizer))
 
