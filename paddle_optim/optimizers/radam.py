@@ -8,7 +8,8 @@ from paddle.optimizer import Optimizer
 from paddle.regularizer import L1Decay, L2Decay
 
 from paddle_optim import compat
-from paddle_optim.optimizers.centralization import GCAxes, centralize_gradients, rule_for
+from paddle_optim.optimizers.centralization import (CentringPlan, centralize_gradients,
+                                                     centring_plan, rule_for)
 from paddle_optim.optimizers.functional import (
     radam_coefficients,
     radam_fused,
@@ -36,7 +37,7 @@ class _Slot:
     fused: bool  # Paddle has an Adam kernel for this parameter's dtype and place
     low_precision: bool  # float16 / bfloat16
     kind: tuple  # (dtype, has master): tensors of one kind share a fused call
-    gc: Optional[GCAxes]  # how gradient centralisation treats it (None: not centred)
+    gc: Optional[CentringPlan]  # how its gradient is centred (None: not centred)
     step: int = 0  # steps taken
     beta1_pow: float = 1.0  # product of the beta1 values used
 
@@ -208,7 +209,7 @@ class RAdam(PortableStateMixin, Optimizer):
                 master=master, fused=compat.has_fused_adam_kernel(param),
                 low_precision=compat.is_low_precision(param.dtype),
                 kind=(str(param.dtype), master is not None),
-                gc=self._gc_rules[param.name])
+                gc=centring_plan(param.shape, param.dtype, self._gc_rules[param.name]))
 
     def _create_optimization_pass(self, parameters_and_grads, param_group_idx=0):
         # Called by Optimizer._apply_optimize (step and minimize) after grad_clip and coupled
@@ -239,9 +240,9 @@ class RAdam(PortableStateMixin, Optimizer):
         buckets = defaultdict(lambda: ([], [], [], [], []))
         slots = [self._slots[param.name] for param, _ in pairs]
         grads = [grad for _, grad in pairs]
-        rules = [slot.gc for slot in slots]
-        if any(rule is not None for rule in rules):
-            grads = centralize_gradients(grads, rules)
+        plans = [slot.gc for slot in slots]
+        if any(plan is not None for plan in plans):
+            grads = centralize_gradients(grads, plans)
         for (param, _), grad, slot in zip(pairs, grads, slots):
             slot.step += 1
             slot.beta1_pow *= beta1

@@ -14,7 +14,7 @@ import pytest
 
 from paddle_optim import GCAxes, RAdam, Ranger, gc_axes
 from paddle_optim.optimizers import functional as F
-from paddle_optim.optimizers.centralization import centralize_gradients
+from paddle_optim.optimizers.centralization import centralize_gradients, centring_plan
 
 STEPS = 300
 TOLERANCE = 1e-10
@@ -219,6 +219,7 @@ CASES = [
     ([3, 3, 3, 3], GCAxes((1, 2, 3))), ([6, 4], GCAxes((1,))), ([7], None),
     ([4, 3, 3, 3], GCAxes((0, 2, 3), 2)), ([4, 3, 2], GCAxes((0, 2))), ([2, 3, 4], GCAxes((0, 1))),
     ([F.MERGE_BELOW // 8, 8], GCAxes((1,))), ([8, F.MERGE_BELOW // 8], GCAxes((0,))),
+    ([3, 4], GCAxes((1,))), ([2, 2, 2], GCAxes((1, 2))), ([3, 4], GCAxes((0,))),  # repeated shapes
 ]
 
 
@@ -226,7 +227,9 @@ CASES = [
 def test_centralize_gradients_matches_numpy(dtype):
     rng = np.random.default_rng(7)
     arrays = [rng.standard_normal(shape).astype(dtype) for shape, _ in CASES]
-    results = centralize_gradients([paddle.to_tensor(a) for a in arrays], [r for _, r in CASES])
+    tensors = [paddle.to_tensor(a) for a in arrays]
+    plans = [centring_plan(t.shape, t.dtype, rule) for t, (_, rule) in zip(tensors, CASES)]
+    results = centralize_gradients(tensors, plans)
     for array, (shape, rule), result in zip(arrays, CASES, results):
         assert list(result.shape) == shape
         tolerance = 1e-12 if dtype == "float64" else 1e-5
