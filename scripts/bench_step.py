@@ -5,9 +5,10 @@
 Two workloads: ResNet-50's parameters (161 tensors, 25.6 M values, the shapes of
 ``paddle.vision.models.resnet50()``) and many small tensors (1000 of shape [16, 16]).
 Gradients are set once and every optimizer steps the same parameters; optimizers take turns
-(``--rounds`` rounds of ``--steps`` timed steps each) so that load from other processes hits
-all of them alike. Prints the median step time and the ratio of the medians to the native
-baseline (AdamW for the Adam family, Momentum for Lookahead(Momentum)). Lookahead and Ranger
+(``--rounds`` rounds of ``--steps`` timed steps each; for Lookahead and Ranger ``--steps``
+k-step cycles) so that load from other processes hits all of them alike. Prints the median step
+time and the ratio of the medians to the native baseline (AdamW for the Adam family, Momentum
+for Lookahead(Momentum)). Lookahead and Ranger
 synchronise every k-th step: their median is over the ordinary steps, the synchronising steps get
 their own median, and the amortised step ``((k - 1) * median + sync median) / k`` (robust to
 load spikes, unlike the plain mean, also printed) gives the amortised ratio. A target applies to
@@ -108,7 +109,9 @@ def measure(params, rounds, steps):
             optimizer.step()
     for _ in range(rounds):
         for name, optimizer in distinct.values():
-            for _ in range(steps):
+            # A Lookahead turn is a whole k-step cycle, so that every round times one sync.
+            cycle = optimizer.k if isinstance(optimizer, paddle_optim.Lookahead) else 1
+            for _ in range(steps * cycle):
                 start = time.perf_counter()
                 optimizer.step()
                 elapsed = time.perf_counter() - start
