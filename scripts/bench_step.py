@@ -1,12 +1,13 @@
 """Optimizer step time: paddle-optim's RAdam / Ranger / Lookahead against Paddle's native kernels.
 
-    python scripts/bench_step.py [--rounds 30] [--steps 1] [--only resnet50|small|sync]
+    python scripts/bench_step.py [--rounds 10] [--steps 6] [--only resnet50|small|sync]
 
 Two workloads: ResNet-50's parameters (161 tensors, 25.6 M values, the shapes of
 ``paddle.vision.models.resnet50()``) and many small tensors (1000 of shape [16, 16]).
 Gradients are set once and every optimizer steps the same parameters; optimizers take turns
-(``--rounds`` rounds of ``--steps`` timed steps each; for Lookahead and Ranger ``--steps``
-k-step cycles) so that load from other processes hits all of them alike. Prints the median step
+(``--rounds`` rounds of ``--steps`` timed steps each, by default 6: a whole Ranger cycle, so
+every round times a synchronisation and every optimizer runs the same kind of turn) so that load
+from other processes hits all of them alike. Prints the median step
 time and the ratio of the medians to the native baseline (AdamW for the Adam family, Momentum
 for Lookahead(Momentum)). Lookahead and Ranger
 synchronise every k-th step: their median is over the ordinary steps, the synchronising steps get
@@ -109,9 +110,7 @@ def measure(params, rounds, steps):
             optimizer.step()
     for _ in range(rounds):
         for name, optimizer in distinct.values():
-            # A Lookahead turn is a whole k-step cycle, so that every round times one sync.
-            cycle = optimizer.k if isinstance(optimizer, paddle_optim.Lookahead) else 1
-            for _ in range(steps * cycle):
+            for _ in range(steps):
                 start = time.perf_counter()
                 optimizer.step()
                 elapsed = time.perf_counter() - start
@@ -227,8 +226,8 @@ def measure_sync(rounds, alpha=0.5):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--steps", type=int, default=1, help="timed steps per turn")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per turn")
     parser.add_argument("--only", choices=["resnet50", "small", "sync"])
     args = parser.parse_args()
     paddle.set_device("cpu")
@@ -244,7 +243,7 @@ def main():
             title = f"{title}: {len(params)} tensors, {count / 1e6:.2f} M values"
             report(title, *measure(params, args.rounds, args.steps))
     if args.only in (None, "sync"):
-        measure_sync(args.rounds)
+        measure_sync(args.rounds * args.steps)
 
 
 if __name__ == "__main__":

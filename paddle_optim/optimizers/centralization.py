@@ -26,7 +26,6 @@ alone: a table row is looked up, not an output unit's fan-in; centring over the 
 output-unit view of a one-hot Linear) would turn a row-sparse gradient into a dense one and move
 every unseen row on every step, and centring each row is not the paper's operation.
 """
-import functools
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -38,8 +37,8 @@ from paddle import nn
 from paddle_optim import compat
 from paddle_optim.optimizers.functional import MERGE_BELOW, cached_full
 
-__all__ = ["CentringPlan", "GCAxes", "centralize_gradients", "centring_plan", "default_gc_axes", "gc_axes",
-           "resolve_gc_axes", "rule_for"]
+__all__ = ["CentringPlan", "GCAxes", "centralize_gradients", "centring_plan", "default_gc_axes",
+           "gc_axes", "resolve_gc_axes", "rule_for"]
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,6 @@ def resolve_gc_axes(value, shape: Sequence[int], what: str) -> Optional[GCAxes]:
     return GCAxes(tuple(sorted(rule.axes)), rule.groups)
 
 
-@functools.lru_cache(maxsize=None)
 def _plan(shape: Tuple[int, ...], rule: GCAxes) -> tuple:
     """How to centre a gradient of ``shape``: as the rows or columns of a matrix, or in general.
 
