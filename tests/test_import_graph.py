@@ -17,7 +17,9 @@ LAYERS: List[Tuple[str, ...]] = [
     ("errors",),
     ("config",),                                        # schema, ranges, loader, import paths, list fields
     ("compat",),                                        # the Paddle 2.6 / 3.x bridge
-    ("optimizers", "schedulers", "data", "models"),     # peers: none imports another
+    ("optimizers",),                                    # RAdam, Lookahead, Ranger, portable state
+    ("schedulers", "data", "models"),                   # peers: none imports another (schedules set an
+                                                        # optimizer's momentum, so they sit above it)
     ("factory",),                                       # registry, Optimizer section, decay groups, clipping
     ("training",),                                      # loop, AMP, EMA, checkpoints, records, distributed
     ("sections",),                                      # the table of every config section

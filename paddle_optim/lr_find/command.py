@@ -4,7 +4,7 @@ import csv
 import os
 import subprocess
 import sys
-from typing import List, Optional
+from typing import List
 
 import numpy as np
 

@@ -1,17 +1,16 @@
 """Pure update rules behind RAdam, Lookahead and Ranger: no parameter groups, no state, no I/O.
 
 Each rule has a plain per-tensor form written straight from the paper (the reference the tests
-compare against, and the path for float16 / bfloat16 parameters on CPU, where Paddle has no fused
-Adam kernel) and, for RAdam, a fused form that hands many tensors to Paddle's Adam kernels.
+compare against; for RAdam also the path for float16 / bfloat16 parameters on CPU, where Paddle
+has no fused Adam kernel) and a fused form through Paddle's kernels: Adam kernels for RAdam,
+SGD / merged-momentum kernels for Lookahead's synchronisation. Gradient centralisation lives in
+:mod:`paddle_optim.optimizers.centralization`.
 
 References:
     Liu et al., "On the Variance of the Adaptive Learning Rate and Beyond", ICLR 2020 (RAdam).
     Zhang et al., "Lookahead Optimizer: k steps forward, 1 step back", NeurIPS 2019.
-    Yong et al., "Gradient Centralization: A New Optimization Technique for Deep Neural
-    Networks", ECCV 2020.
 """
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
@@ -22,7 +21,8 @@ from paddle_optim import compat
 
 # Rectification switches on when rho_t exceeds this (torch.optim.RAdam, Paddle 3.x, Ranger).
 RECTIFY_THRESHOLD = 5.0
-# Tensors with fewer values share one merged_adam_ call (measured break-even on CPU: ~16 K).
+# Tensors with fewer values share one merged_adam_ call, or one batched centralisation
+# (measured break-even on CPU: ~16 K).
 MERGE_BELOW = 1 << 14
 
 
@@ -62,71 +62,6 @@ def radam_coefficients(step: int, beta1_pow: float, beta2: float) -> RAdamCoeffi
         )
         return RAdamCoefficients(True, rect * math.sqrt(bias_correction2) / bias_correction1)
     return RAdamCoefficients(False, 1.0 / bias_correction1)
-
-
-def centralize_gradient(grad: paddle.Tensor, conv_only: bool = False) -> paddle.Tensor:
-    """Gradient centralisation (Yong et al. 2020): ``g - mean(g over every axis but the first)``.
-
-    Applied to gradients of rank > 1 (rank > 3, i.e. convolution kernels, when ``conv_only``);
-    other gradients are returned unchanged. Like the reference Ranger implementations it works
-    in place on ``grad``; float16/bfloat16 gradients are centralised in a float32 copy (CPU has
-    no float16 matmul, and the fp32 master weights can use the extra precision), which is
-    returned. Viewed as a matrix G (rows x cols) it is two BLAS calls, several times faster on
-    CPU than Paddle's mean over axes and broadcast subtraction: the row means ``G w`` with
-    ``w = 1/cols``, then the in-place rank-1 update ``G -= (G w) 1^T``.
-    """
-    min_rank = 4 if conv_only else 2
-    if grad.ndim < min_rank:
-        return grad
-    if compat.is_low_precision(grad.dtype):
-        grad = grad.astype(paddle.float32)
-    matrix = grad if grad.ndim == 2 else grad.reshape([grad.shape[0], -1])
-    average, ones = _averaging_vectors(matrix.shape[1], matrix.dtype)
-    matrix.addmm_(paddle.matmul(matrix, average), ones, beta=1.0, alpha=-1.0)
-    return matrix if grad.ndim == 2 else matrix.reshape(grad.shape)
-
-
-def centralize_gradients(grads: Sequence, conv_only: bool = False) -> List:
-    """:func:`centralize_gradient` over a list of gradients.
-
-    Small gradients (fewer than ``MERGE_BELOW`` values) with the same row length and dtype are
-    centralised together (one concat, the two BLAS calls, one split) instead of two kernel
-    calls each: with many small tensors the per-call overhead, not the arithmetic, dominates.
-    """
-    min_rank = 4 if conv_only else 2
-    out = list(grads)
-    groups = defaultdict(list)  # (row length, dtype) -> positions of small gradients
-    shapes = [grad.shape for grad in grads]  # Tensor.size / .ndim are slow Python properties
-    for i, (grad, shape) in enumerate(zip(grads, shapes)):
-        if len(shape) < min_rank:
-            continue
-        if math.prod(shape) >= MERGE_BELOW:
-            out[i] = centralize_gradient(grad, conv_only)
-        else:
-            groups[(math.prod(shape[1:]), grad.dtype)].append(i)
-    for (cols, _), members in groups.items():
-        if len(members) == 1:
-            out[members[0]] = centralize_gradient(grads[members[0]], conv_only)
-            continue
-        matrices = [grads[i] if len(shapes[i]) == 2 else grads[i].reshape([-1, cols])
-                    for i in members]
-        centralised = centralize_gradient(paddle.concat(matrices, axis=0))
-        pieces = paddle.split(centralised, [shapes[i][0] for i in members], axis=0)
-        for i, piece in zip(members, pieces):
-            out[i] = piece if len(shapes[i]) == 2 else piece.reshape(shapes[i])
-    return out
-
-
-_AVERAGING = {}
-
-
-def _averaging_vectors(cols: int, dtype):
-    """``(w, 1^T)``: a [cols, 1] column of 1/cols and a [1, cols] row of ones (cached)."""
-    key = (cols, str(dtype))
-    if key not in _AVERAGING:
-        _AVERAGING[key] = (paddle.full([cols, 1], 1.0 / cols, dtype=dtype),
-                           paddle.ones([1, cols], dtype=dtype))
-    return _AVERAGING[key]
 
 
 def radam_reference(param, grad, moment1, moment2, master_weight: Optional[paddle.Tensor], *,
@@ -211,15 +146,28 @@ def radam_fused(params: Sequence, grads: Sequence, moment1s: Sequence, moment2s:
                             multi_precision)
 
 
-def lookahead_sync(slow: paddle.Tensor, fast: paddle.Tensor, alpha: float) -> None:
+def lookahead_sync_reference(slow: paddle.Tensor, fast: paddle.Tensor, alpha: float) -> None:
     """Lookahead's synchronisation (Zhang et al. 2019, Alg. 1), in place on both tensors::
 
-        slow <- slow + alpha (fast - slow) = (1 - alpha) slow + alpha fast;   fast <- slow
+        slow <- slow + alpha (fast - slow);   fast <- slow
 
-    Computed as two in-place SGD kernels on ``slow`` (``slow -= alpha slow``, then
-    ``slow -= -alpha fast``) and one copy: about three times faster on CPU than Paddle's
-    ``lerp_``, and no temporary. ``fast`` may have a lower precision than ``slow`` (float16
-    parameters without master weights): the arithmetic then runs in the slow weights' dtype.
+    The plain form (the reference of :func:`lookahead_sync`), in the slow weights' dtype.
+    """
+    value = slow + alpha * (fast.astype(slow.dtype) - slow)
+    paddle.assign(value, output=slow)
+    paddle.assign(value.astype(fast.dtype), output=fast)
+
+
+def lookahead_sync(slow: paddle.Tensor, fast: paddle.Tensor, alpha: float) -> None:
+    """:func:`lookahead_sync_reference` through Paddle's kernels, the same maths to rounding.
+
+    Two in-place SGD kernels on ``slow`` (``slow -= alpha slow``, then ``slow -= -alpha fast``)
+    and one copy; no temporary. Of the kernel sequences measured (``scripts/bench_step.py
+    --only sync``) it is the fastest on CPU: ``lerp_`` + copy is about 6x slower, an ``addmm_``
+    axpby + copy 1.7x, ``momentum_`` + copy no faster; a copy costs about as much as an SGD
+    kernel (its destination is read for ownership), and no Paddle kernel writes both tensors
+    at once. ``fast`` may have a lower precision than ``slow`` (float16 parameters without
+    master weights): the arithmetic then runs in the slow weights' dtype.
     """
     fast_value = fast if fast.dtype == slow.dtype else fast.astype(slow.dtype)
     _sgd_(slow, _scalar(alpha, slow.dtype), slow)
@@ -230,17 +178,52 @@ def lookahead_sync(slow: paddle.Tensor, fast: paddle.Tensor, alpha: float) -> No
         paddle.assign(slow.astype(fast.dtype), output=fast)
 
 
+def lookahead_sync_all(slows: Sequence, fasts: Sequence, alpha: float) -> None:
+    """:func:`lookahead_sync` over lists of (slow, fast) pairs, small tensors in one kernel call.
+
+    Per tensor the call overhead, not the arithmetic, dominates a small tensor's
+    synchronisation (1000 tensors of [16, 16]: 13 ms one by one, 2.4 ms merged). Tensors below
+    ``MERGE_BELOW`` values whose slow and fast weights share a dtype are blended by one
+    ``merged_momentum_`` call, which with velocity = slow, param = grad = fast, momentum
+    ``1 - alpha``, L2 coefficient ``alpha - 1`` and learning rate 0 computes
+    ``slow <- (1 - alpha) slow + (fast + (alpha - 1) fast)`` and leaves ``fast`` as it is; a copy
+    each then sets ``fast <- slow``. Only float32 pairs: the kernel takes its coefficients as
+    float32 attributes, which would cost a float64 run its precision. Larger tensors and other
+    dtypes take :func:`lookahead_sync` (faster per value).
+    """
+    small_slows, small_fasts = [], []
+    for slow, fast in zip(slows, fasts):
+        if (slow.dtype == paddle.float32 and fast.dtype == paddle.float32
+                and math.prod(slow.shape) < MERGE_BELOW):
+            small_slows.append(slow)
+            small_fasts.append(fast)
+        else:
+            lookahead_sync(slow, fast, alpha)
+    if small_slows:
+        count = len(small_slows)
+        zero = _scalar(0.0, paddle.float32)
+        _C_ops.merged_momentum_(small_fasts, small_fasts, small_slows, [zero] * count, None,
+                                1.0 - alpha, False, ["l2_decay"] * count, [alpha - 1.0] * count,
+                                False, 1.0)
+        for slow, fast in zip(small_slows, small_fasts):
+            _C_ops.assign_out_(slow, fast)
+
+
 def _sgd_(param, learning_rate, grad):
     """``param -= learning_rate * grad`` in place (Paddle's SGD kernel; same on 2.6 and 3.x)."""
     _C_ops.sgd_(param, learning_rate, grad, None, False)
 
 
-_SCALARS = {}
+_CONSTANTS = {}
+
+
+def cached_full(shape, value: float, dtype) -> paddle.Tensor:
+    """A cached constant tensor (kernels take their step size as a tensor; averaging vectors)."""
+    key = (tuple(shape), value, str(dtype))
+    if key not in _CONSTANTS:
+        _CONSTANTS[key] = paddle.full(list(shape), value, dtype=dtype)
+    return _CONSTANTS[key]
 
 
 def _scalar(value: float, dtype) -> paddle.Tensor:
-    """A cached 1-element tensor (kernels take their step size as a tensor)."""
-    key = (value, str(dtype))
-    if key not in _SCALARS:
-        _SCALARS[key] = paddle.full([1], value, dtype=dtype)
-    return _SCALARS[key]
+    return cached_full((1,), value, dtype)

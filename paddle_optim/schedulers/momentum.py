@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional, Tuple
 
 from ..errors import ConfigError
+from ..optimizers.lookahead import innermost
 
 MOMENTUM_SECTION = "MomentumScheduler"
 
@@ -106,13 +107,11 @@ def no_momentum(optimizer_name: str) -> ConfigError:
 def momentum_slot(optimizer: Any) -> Tuple[Any, str]:
     """The optimizer object that holds the momentum and its argument name (``momentum`` or ``beta1``).
 
-    Wrappers (our Lookahead/Ranger) expose the optimizer they wrap as ``inner_optimizer``; it is
-    unwrapped while present. ``paddle.optimizer.Momentum`` keeps ``_momentum``; Adam, AdamW and our
+    Lookahead (and Ranger) is seen through (:func:`~paddle_optim.optimizers.lookahead.innermost`).
+    ``paddle.optimizer.Momentum`` keeps ``_momentum``; Adam, AdamW and our
     RAdam keep ``_beta1``; both are read on every step.
     """
-    target = optimizer
-    while hasattr(target, "inner_optimizer"):
-        target = target.inner_optimizer
+    target = innermost(optimizer)
     for key in ("momentum", "beta1"):
         if hasattr(target, "_" + key):
             return target, key

@@ -6,7 +6,6 @@ import contextlib
 import itertools
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
@@ -20,6 +19,7 @@ from ..data.loader import iterate_batches
 from ..data.sampler import EpochBatchSampler
 from ..errors import UserError
 from ..models import build_model
+from ..optimizers.lookahead import innermost
 from ..optimizers.state import load_portable_state_dict, portable_state_dict
 from ..schedulers import build_schedule
 from ..data import config_steps_per_epoch
@@ -127,7 +127,7 @@ def _set_model_state(model, state: Dict[str, Any]):
 
 def _global_norm_clip(optimizer) -> Optional[ClipGradByGlobalNormAcrossGroups]:
     """The optimizer's global-norm clip (the inner optimizer's for Lookahead / Ranger), or None."""
-    clip = getattr(getattr(optimizer, "inner_optimizer", optimizer), "_grad_clip", None)
+    clip = getattr(innermost(optimizer), "_grad_clip", None)
     return clip if isinstance(clip, ClipGradByGlobalNormAcrossGroups) else None
 
 

@@ -1,8 +1,7 @@
 """Small, fast training configs for the trainer tests (synthetic data, tiny MLP)."""
-import copy
-
 import pytest
-import yaml
+
+from configs import write_config
 
 BASE = {
     "Global": {"epochs": 2, "seed": 7, "device": "cpu", "log_interval": 2},
@@ -15,25 +14,10 @@ BASE = {
 }
 
 
-def merge(base, changes):
-    """Global/Data/Checkpoint keys are merged into BASE; any other section given replaces BASE's."""
-    out = copy.deepcopy(base)
-    for section, values in (changes or {}).items():
-        if section in ("Global", "Data", "Checkpoint"):
-            out[section] = dict(out[section], **values)
-        else:
-            out[section] = values
-    return out
-
-
 @pytest.fixture
 def make_config(tmp_path):
     """``make_config(changes, name)`` -> (path of a YAML config, its output_dir)."""
     def _make(changes=None, name="run"):
-        config = merge(BASE, changes)
-        out = tmp_path / name
-        config["Global"]["output_dir"] = str(out)
-        path = tmp_path / f"{name}.yaml"
-        path.write_text(yaml.safe_dump(config))
-        return str(path), out
+        path, out = write_config(tmp_path, name, BASE, changes)
+        return path, out
     return _make
