@@ -77,10 +77,19 @@ def _metrics(out):
     return json.loads((out / "metrics.json").read_text())
 
 
-def test_regression_trains_end_to_end_and_reports_mae_rmse_r2(make_config):
-    cfg, out = make_config(REGRESSION)
+def _trained(make_config, changes):
+    """``(metrics.json, eval_log.csv columns, VisualDL scalar tags, output_dir)`` of a run of ``changes``."""
+    from visualdl import LogReader
+
+    cfg, out = make_config(changes)
     assert main(["train", "-c", cfg]) == 0
-    metrics, evals = _metrics(out), read_columns(str(out / "eval_log.csv"))
+    reader = LogReader(file_path=str(next((out / "vdl").glob("vdlrecords.*"))))
+    return _metrics(out), read_columns(str(out / "eval_log.csv")), set(reader.get_tags()["scalar"]), out
+
+
+def test_regression_trains_end_to_end_and_reports_mae_rmse_r2(make_config):
+    metrics, evals, tags, _ = _trained(make_config, REGRESSION)
+    assert {"eval/mae", "eval/rmse", "eval/r2", "eval/loss", "train/loss"} <= tags
     assert metrics["metric_name"] == "mae" and metrics["metric_mode"] == "min"
     assert list(evals) == ["epoch", "step", "loss", "metric", "rmse", "r2"]
     assert min(evals["metric"]) < 0.75 * evals["metric"][0] and max(evals["r2"]) > 0.8
@@ -92,29 +101,21 @@ def test_regression_trains_end_to_end_and_reports_mae_rmse_r2(make_config):
 
 
 def test_multilabel_trains_end_to_end_with_the_monitor_it_names(make_config):
-    cfg, out = make_config(MULTILABEL)
-    assert main(["train", "-c", cfg]) == 0
-    metrics, evals = _metrics(out), read_columns(str(out / "eval_log.csv"))
+    metrics, evals, tags, _ = _trained(make_config, MULTILABEL)
     assert metrics["metric_name"] == "auc" and metrics["metric_mode"] == "max"
     assert list(evals) == ["epoch", "step", "loss", "metric", "precision", "recall"]
     assert evals["metric"][-1] > 0.9 and evals["precision"][-1] > 0.75 and evals["recall"][-1] > 0.75
-    from visualdl import LogReader
-    reader = LogReader(file_path=str(next((out / "vdl").glob("vdlrecords.*"))))
-    tags = reader.get_tags()["scalar"]
-    assert {"eval/auc", "eval/precision", "eval/recall", "eval/loss"} <= set(tags)
+    assert {"eval/auc", "eval/precision", "eval/recall", "eval/loss"} <= tags
 
 
 def test_a_loss_returning_terms_optimises_loss_and_logs_every_term(make_config, user_code):
-    cfg, out = make_config(dict(REGRESSION, Global={"epochs": 2},
-                                Loss={"name": "task_code:mse_plus_l1", "l1_weight": 0.5}))
-    assert main(["train", "-c", cfg]) == 0
+    _, _, tags, out = _trained(make_config, dict(REGRESSION, Global={"epochs": 2},
+                                                 Loss={"name": "task_code:mse_plus_l1", "l1_weight": 0.5}))
     rows = read_columns(str(out / "train_log.csv"))
     assert list(rows) == ["step", "epoch", "loss", "lr", "momentum", "mse", "l1"]
     for loss, mse, l1 in zip(rows["loss"], rows["mse"], rows["l1"]):  # interval means of each term
         assert loss == pytest.approx(mse + 0.5 * l1, rel=1e-5)
-    from visualdl import LogReader
-    reader = LogReader(file_path=str(next((out / "vdl").glob("vdlrecords.*"))))
-    assert {"train/mse", "train/l1", "train/loss"} <= set(reader.get_tags()["scalar"])
+    assert {"train/mse", "train/l1", "train/loss"} <= tags
 
 
 @pytest.mark.parametrize("mode, best_epoch, epochs", [("min", 2, 4), ("max", 5, 6)])

@@ -27,13 +27,19 @@ MULTILABEL = {"Global": {"epochs": 2}, "Data": {"dataset": {"name": "multilabel"
 COUNTED = ("top1", "top2", "auc", "precision", "recall")
 
 
+def train_on_two_ranks(make_config, tmp_path, changes, name):
+    """``(dump directory of both ranks, output_dir)`` of ``changes`` trained by 2 processes."""
+    cfg, out = make_config(changes, name)
+    weights_dir = tmp_path / f"{name}_dump"
+    weights_dir.mkdir()
+    code, log = launch(tmp_path / f"{name}_launch_log", ["train", weights_dir, cfg], timeout=TIMEOUT)
+    assert code == 0, log[-4000:]
+    return weights_dir, out
+
+
 @pytest.mark.slow
 def test_two_ranks_hold_identical_weights_and_match_one_process(make_config, tmp_path):
-    cfg_dist, out_dist = make_config(CHANGES, "dist")
-    weights_dir = tmp_path / "weights"
-    weights_dir.mkdir()
-    code, log = launch(tmp_path / "launch_log", ["train", weights_dir, cfg_dist], timeout=TIMEOUT)
-    assert code == 0, log[-4000:]
+    weights_dir, out_dist = train_on_two_ranks(make_config, tmp_path, CHANGES, "dist")
     assert_ranks_identical(weights_dir, must_have=("/model/", "/optimizer/"))
     dist = json.loads((out_dist / "metrics.json").read_text())
     assert dist["world_size"] == 2 and dist["steps_per_epoch"] == 8 and dist["status"] == "finished"
@@ -85,11 +91,7 @@ def assert_sharded_evaluation_is_one_process(weights_dir, names):
 
 @pytest.mark.slow
 def test_metrics_over_two_ranks_are_those_of_one_process(make_config, tmp_path):
-    cfg, out = make_config(MULTILABEL, "multilabel")
-    weights_dir = tmp_path / "weights"
-    weights_dir.mkdir()
-    code, log = launch(tmp_path / "launch_log", ["train", weights_dir, cfg], timeout=TIMEOUT)
-    assert code == 0, log[-4000:]
+    weights_dir, out = train_on_two_ranks(make_config, tmp_path, MULTILABEL, "multilabel")
     assert_sharded_evaluation_is_one_process(weights_dir, {"loss", "auc", "precision", "recall", "mae", "rmse", "r2"})
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["metric_name"] == "auc" and metrics["metric_mode"] == "max"
