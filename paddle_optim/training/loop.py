@@ -15,6 +15,7 @@ import paddle
 from ..factory import build_optimizer
 from ..factory.clipping import ClipGradByGlobalNormAcrossGroups, global_norm
 from ..data import build_datasets
+from ..data.arrays import ArrayDataset
 from ..data.loader import iterate_batches
 from ..data.sampler import EpochBatchSampler
 from ..errors import UserError
@@ -29,7 +30,7 @@ from .distributed import World, all_reduce_sum
 from .ema import ModelEMA
 from ..config.metrics import improved, monitor
 from .evaluate import evaluate
-from .loss import OPTIMISED, build_loss, dry_run_loss, loss_terms
+from .loss import OPTIMISED, build_loss, check_class_targets, dry_run_loss, loss_terms
 from .metrics import build_metrics
 from .progress import EpochProgress
 from .records import DIVERGED, FINISHED, NoRecords, RunRecords, flatten_config
@@ -84,6 +85,10 @@ class Run:
         self.model.eval()
         with paddle.no_grad():
             outputs = self.model(x).astype("float32")
+            if outputs.ndim == 2 and y.dtype == paddle.int64:  # in-memory sets: every label; others: this batch's
+                for part, data in (("training set", self.train_set), ("validation set", self.val_set)):
+                    labels = data.y if isinstance(data, ArrayDataset) else y.numpy()
+                    check_class_targets(self.config["Loss"], labels, outputs.shape[1], part)
             terms = dry_run_loss(self.loss_fn, self.config["Loss"]["name"], outputs, y)
             for metric in self.metrics:
                 metric.dry_run(outputs, y)

@@ -121,6 +121,20 @@ def loss_terms(value: Any) -> Dict[str, paddle.Tensor]:
     return {OPTIMISED: value}
 
 
+def check_class_targets(section: Mapping[str, Any], labels, num_outputs: int, where: str) -> None:
+    """ConfigError when class-index ``labels`` (a numpy array: a whole in-memory set, or one batch) fall
+    outside the model's ``num_outputs`` classes for a loss of :data:`CLASS_INDEX_LOSSES` (its
+    ``ignore_index``, default -100, is allowed)."""
+    if section["name"] not in CLASS_INDEX_LOSSES or not labels.size:
+        return
+    ignore = section.get("ignore_index", -100)
+    bad = labels[((labels < 0) | (labels >= num_outputs)) & (labels != ignore)]
+    if bad.size:
+        raise ConfigError("Model.num_classes", f"the {where} has class label {int(bad[0])}, outside the model's "
+                          f"{num_outputs} outputs [0, {num_outputs}); allowed: num_classes above the largest "
+                          "label (default: the data's class count)")
+
+
 def dry_run_loss(loss_fn: Callable, name: str, outputs: paddle.Tensor, targets: paddle.Tensor) -> List[str]:
     """The names of a loss's extra terms (besides ``loss``) on one batch; ConfigError ``Loss.name`` when
     the outputs do not fit the targets or the loss is not what the trainer can optimise (one number,

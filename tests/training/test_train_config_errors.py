@@ -28,6 +28,7 @@ BAD = [  # (override, key named in the error, fragment of the message)
     ("Loss.name=MSELoss", "Loss.name", "MSELoss compares outputs and targets element by element"),
     ("Loss.name=BCEWithLogitsLoss", "Loss.name", "need one shape; got model outputs (8, 3)"),
     ("Metric=[{name: MAE}]", "Metric[0]", "mae compares outputs and targets value by value"),
+    ("Model.num_classes=2", "Model.num_classes", "class label 2, outside the model's 2 outputs"),
     ("Metric=[{name: Precision}]", "Metric[0]", "precision is a binary metric"),
     ("Metric=[{name: MAEE}]", "Metric[0].name", "did you mean 'MAE'"),
     ("Metric=[{name: MAE, mode: up}]", "Metric[0].mode", "allowed: max, min"),
