@@ -185,3 +185,20 @@ def test_regression_metrics_are_the_formulas_over_every_target_value():
         assert metric.accumulate() == pytest.approx(value, rel=1e-12)
         metric.reset()
         assert metric.count == 0
+
+
+def test_a_resumed_run_with_loss_terms_and_a_min_monitor_continues_exactly(make_config, user_code):
+    """Stopped after epoch 2 and resumed to 4 (log intervals of 5 steps straddle the epoch end: the
+    terms' partial sums are in the checkpoint): the same tables and summary as one run of 4 epochs."""
+    changes = dict(REGRESSION, Global={"epochs": 4, "log_interval": 5},
+                   Loss={"name": "task_code:mse_plus_l1"}, Metric=[{"name": "RMSE"}, {"name": "MAE"}])
+    cfg, whole = make_config(changes, "whole")
+    assert main(["train", "-c", cfg]) == 0
+    cfg, parts = make_config(changes, "parts")
+    assert main(["train", "-c", cfg, "-o", "Global.epochs=2"]) == 0
+    assert main(["train", "-c", cfg, "--resume"]) == 0
+    for table in ("train_log.csv", "eval_log.csv"):
+        assert read_columns(str(parts / table)) == read_columns(str(whole / table)), table
+    a, b = _metrics(whole), _metrics(parts)
+    for key in ("best_metric", "best_epoch", "final_metrics", "metric_name", "metric_mode", "global_step"):
+        assert a[key] == b[key], key
