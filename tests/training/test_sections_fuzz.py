@@ -51,3 +51,27 @@ def test_any_value_anywhere_resolves_or_is_a_user_error(changes):
         Run(resolve_config(config), World(0, 1, "cpu"))
     except UserError as err:
         assert all(line.split(".")[0].split(":")[0].split("[")[0] in VALID for line in err.problems), err.problems
+
+
+_LOSS = st.fixed_dictionaries(
+    {"name": st.sampled_from(["CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "NLLLoss",
+                              "KLDivLoss", "BCELoss", "MSELos", "pkg.mod:Thing", "os.path:join", ""])},
+    optional={k: VALUES for k in ("label_smoothing", "reduction", "weight", "pos_weight", "delta", "ignore_index",
+                                  "soft_label", "zz")})
+_METRIC = st.one_of(VALUES, st.lists(st.fixed_dictionaries(
+    {"name": st.sampled_from(["Accuracy", "Precision", "Recall", "Auc", "MAE", "RMSE", "R2", "MAEE", "os.path:join",
+                              "paddle.metric:Accuracy"])},
+    optional={k: VALUES for k in ("mode", "monitor", "topk", "curve", "num_thresholds", "zz")}), max_size=3))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_LOSS, _METRIC)
+def test_any_loss_and_metric_sections_build_and_fit_or_are_one_user_error_each(loss, metric):
+    """Including the one-batch dry run: a loss or metric that does not fit the (class-index) targets is a
+    UserError naming Loss, Metric or Model, never a traceback."""
+    config = dict(copy.deepcopy(VALID), Loss=loss, Metric=metric)
+    try:
+        Run(resolve_config(config), World(0, 1, "cpu"))
+    except UserError as err:
+        assert all(line.split(".")[0].split(":")[0].split("[")[0] in ("Loss", "Metric", "Model")
+                   for line in err.problems), err.problems
