@@ -33,7 +33,7 @@ def evaluate(model, dataset, batch_size: int, loss_fn, metrics: Sequence[Evaluat
             outputs = model(x)
         outputs = outputs.astype("float32")
         n = y.shape[0]
-        loss_sum += float(loss_terms(loss_fn(outputs, y))[OPTIMISED]) * n
+        loss_sum += loss_terms(loss_fn(outputs, y))[OPTIMISED].item() * n
         for metric in metrics:
             metric.update(outputs, y)
         count += n

@@ -356,7 +356,7 @@ def optimizer_step(run: Run, micro_batches: Iterator, window_len: int) -> StepOu
                 run.amp.backward(loss / window_len if window_len > 1 else loss)
             losses.append(loss_value)
             for t in run.extra_terms:
-                terms[t].append(float(values[t]))
+                terms[t].append(values[t].item())
         else:
             bad = True
     if bad:
