@@ -82,7 +82,9 @@ DATASETS: Dict[str, DatasetKind] = {k.name: k for k in [
     }),
 ]}
 
-USER_FIELDS = {"kwargs": Field((dict,), {}), "num_classes": Field((int,), REQUIRED, CLASSES)}
+USER_FIELDS = {"kwargs": Field((dict,), {}),
+               "num_classes": Field((int,), REQUIRED, COUNT, help="the model's outputs: classes, or values per sample "
+                                    "of float targets")}
 
 DATA_FIELDS = {
     "dataset": Field((dict,), help="e.g. {name: digits}"),

@@ -202,3 +202,42 @@ def test_a_resumed_run_with_loss_terms_and_a_min_monitor_continues_exactly(make_
     a, b = _metrics(whole), _metrics(parts)
     for key in ("best_metric", "best_epoch", "final_metrics", "metric_name", "metric_mode", "global_step"):
         assert a[key] == b[key], key
+
+
+USER_DATA = """
+import numpy as np
+import paddle
+
+
+class Values(paddle.io.Dataset):
+    \"\"\"y = x . w + noise as float targets (N,), served one sample at a time (the DataLoader path).\"\"\"
+
+    def __init__(self, mode):
+        rng = np.random.RandomState(0 if mode == "train" else 1)
+        self.x = rng.randn(256 if mode == "train" else 64, 4).astype("float32")
+        self.y = (self.x @ np.array([1.0, -2.0, 0.5, 0.0], dtype="float32")).reshape(-1, 1)
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+"""
+
+
+@pytest.mark.parametrize("source", ["npz", "user"])
+def test_float_targets_from_an_npz_or_a_user_data_set_train_a_regression(make_config, tmp_path, monkeypatch, source):
+    """``targets: values`` of an npz (a 1-D array, read as (N, 1)) and a user paddle.io.Dataset of float
+    targets (collated by paddle.io.DataLoader) train the same kind of model to a low error."""
+    if source == "npz":
+        rng = np.random.RandomState(0)
+        x = rng.randn(320, 4).astype("float32")
+        np.savez(tmp_path / "values.npz", x=x, y=x @ np.array([1.0, -2.0, 0.5, 0.0]))
+        dataset = {"name": "npz", "train": str(tmp_path / "values.npz"), "targets": "values"}
+    else:
+        (tmp_path / "value_data.py").write_text(textwrap.dedent(USER_DATA))
+        monkeypatch.syspath_prepend(str(tmp_path))
+        dataset = {"name": "value_data:Values", "num_classes": 1}
+    metrics, evals, _, _ = _trained(make_config, dict(REGRESSION, Global={"epochs": 8}, Data={"dataset": dataset},
+                                                      Metric=[{"name": "R2"}, {"name": "MAE"}]))
+    assert metrics["metric_name"] == "r2" and metrics["best_metric"] > 0.98, evals
