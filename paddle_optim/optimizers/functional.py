@@ -1,17 +1,15 @@
 """Pure update rules behind RAdam, Lookahead and Ranger: no parameter groups, no state, no I/O.
 
-Each rule has a plain per-tensor form written straight from the paper (the reference the tests
+Gradient centralisation lives in :mod:`paddle_optim.optimizers.centralization`. Each rule has
+a plain per-tensor form written straight from the paper (the reference the tests
 compare against, and the path for float16 / bfloat16 parameters on CPU, where Paddle has no fused
 Adam kernel) and, for RAdam, a fused form that hands many tensors to Paddle's Adam kernels.
 
 References:
     Liu et al., "On the Variance of the Adaptive Learning Rate and Beyond", ICLR 2020 (RAdam).
     Zhang et al., "Lookahead Optimizer: k steps forward, 1 step back", NeurIPS 2019.
-    Yong et al., "Gradient Centralization: A New Optimization Technique for Deep Neural
-    Networks", ECCV 2020.
 """
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
@@ -22,7 +20,8 @@ from paddle_optim import compat
 
 # Rectification switches on when rho_t exceeds this (torch.optim.RAdam, Paddle 3.x, Ranger).
 RECTIFY_THRESHOLD = 5.0
-# Tensors with fewer values share one merged_adam_ call (measured break-even on CPU: ~16 K).
+# Tensors with fewer values share one merged_adam_ call, or one batched centralisation
+# (measured break-even on CPU: ~16 K).
 MERGE_BELOW = 1 << 14
 
 
@@ -62,71 +61,6 @@ def radam_coefficients(step: int, beta1_pow: float, beta2: float) -> RAdamCoeffi
         )
         return RAdamCoefficients(True, rect * math.sqrt(bias_correction2) / bias_correction1)
     return RAdamCoefficients(False, 1.0 / bias_correction1)
-
-
-def centralize_gradient(grad: paddle.Tensor, conv_only: bool = False) -> paddle.Tensor:
-    """Gradient centralisation (Yong et al. 2020): ``g - mean(g over every axis but the first)``.
-
-    Applied to gradients of rank > 1 (rank > 3, i.e. convolution kernels, when ``conv_only``);
-    other gradients are returned unchanged. Like the reference Ranger implementations it works
-    in place on ``grad``; float16/bfloat16 gradients are centralised in a float32 copy (CPU has
-    no float16 matmul, and the fp32 master weights can use the extra precision), which is
-    returned. Viewed as a matrix G (rows x cols) it is two BLAS calls, several times faster on
-    CPU than Paddle's mean over axes and broadcast subtraction: the row means ``G w`` with
-    ``w = 1/cols``, then the in-place rank-1 update ``G -= (G w) 1^T``.
-    """
-    min_rank = 4 if conv_only else 2
-    if grad.ndim < min_rank:
-        return grad
-    if compat.is_low_precision(grad.dtype):
-        grad = grad.astype(paddle.float32)
-    matrix = grad if grad.ndim == 2 else grad.reshape([grad.shape[0], -1])
-    average, ones = _averaging_vectors(matrix.shape[1], matrix.dtype)
-    matrix.addmm_(paddle.matmul(matrix, average), ones, beta=1.0, alpha=-1.0)
-    return matrix if grad.ndim == 2 else matrix.reshape(grad.shape)
-
-
-def centralize_gradients(grads: Sequence, conv_only: bool = False) -> List:
-    """:func:`centralize_gradient` over a list of gradients.
-
-    Small gradients (fewer than ``MERGE_BELOW`` values) with the same row length and dtype are
-    centralised together (one concat, the two BLAS calls, one split) instead of two kernel
-    calls each: with many small tensors the per-call overhead, not the arithmetic, dominates.
-    """
-    min_rank = 4 if conv_only else 2
-    out = list(grads)
-    groups = defaultdict(list)  # (row length, dtype) -> positions of small gradients
-    shapes = [grad.shape for grad in grads]  # Tensor.size / .ndim are slow Python properties
-    for i, (grad, shape) in enumerate(zip(grads, shapes)):
-        if len(shape) < min_rank:
-            continue
-        if math.prod(shape) >= MERGE_BELOW:
-            out[i] = centralize_gradient(grad, conv_only)
-        else:
-            groups[(math.prod(shape[1:]), grad.dtype)].append(i)
-    for (cols, _), members in groups.items():
-        if len(members) == 1:
-            out[members[0]] = centralize_gradient(grads[members[0]], conv_only)
-            continue
-        matrices = [grads[i] if len(shapes[i]) == 2 else grads[i].reshape([-1, cols])
-                    for i in members]
-        centralised = centralize_gradient(paddle.concat(matrices, axis=0))
-        pieces = paddle.split(centralised, [shapes[i][0] for i in members], axis=0)
-        for i, piece in zip(members, pieces):
-            out[i] = piece if len(shapes[i]) == 2 else piece.reshape(shapes[i])
-    return out
-
-
-_AVERAGING = {}
-
-
-def _averaging_vectors(cols: int, dtype):
-    """``(w, 1^T)``: a [cols, 1] column of 1/cols and a [1, cols] row of ones (cached)."""
-    key = (cols, str(dtype))
-    if key not in _AVERAGING:
-        _AVERAGING[key] = (paddle.full([cols, 1], 1.0 / cols, dtype=dtype),
-                           paddle.ones([1, cols], dtype=dtype))
-    return _AVERAGING[key]
 
 
 def radam_reference(param, grad, moment1, moment2, master_weight: Optional[paddle.Tensor], *,
@@ -235,12 +169,16 @@ def _sgd_(param, learning_rate, grad):
     _C_ops.sgd_(param, learning_rate, grad, None, False)
 
 
-_SCALARS = {}
+_CONSTANTS = {}
+
+
+def cached_full(shape, value: float, dtype) -> paddle.Tensor:
+    """A cached constant tensor (kernels take their step size as a tensor; averaging vectors)."""
+    key = (tuple(shape), value, str(dtype))
+    if key not in _CONSTANTS:
+        _CONSTANTS[key] = paddle.full(list(shape), value, dtype=dtype)
+    return _CONSTANTS[key]
 
 
 def _scalar(value: float, dtype) -> paddle.Tensor:
-    """A cached 1-element tensor (kernels take their step size as a tensor)."""
-    key = (value, str(dtype))
-    if key not in _SCALARS:
-        _SCALARS[key] = paddle.full([1], value, dtype=dtype)
-    return _SCALARS[key]
+    return cached_full((1,), value, dtype)

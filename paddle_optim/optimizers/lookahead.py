@@ -1,4 +1,5 @@
 """Lookahead: k steps forward, 1 step back (Zhang et al., NeurIPS 2019), around any optimizer."""
+import contextlib
 from typing import List
 
 import paddle
@@ -24,12 +25,17 @@ class Lookahead(PortableStateMixin, Optimizer):
     Zhang, Lucas, Hinton, Ba, "Lookahead Optimizer: k steps forward, 1 step back", NeurIPS 2019
     (https://arxiv.org/abs/1907.08610), Algorithm 1::
 
-        slow weights phi = theta_0 (the weights when Lookahead is constructed)
+        slow weights phi = theta_0 (the weights the first update starts from)
         every step: the inner ("fast") optimizer updates theta
         after every k-th inner step:  phi <- phi + alpha (theta - phi);  theta <- phi
 
     Unlike ``paddle.incubate.LookAhead`` (same signature), the slow weights start at theta_0 and
-    the first synchronisation happens after k steps. Fast weights are the inner optimizer's fp32
+    the first synchronisation happens after k steps. theta_0 is taken by the first ``step()`` /
+    ``minimize()``, before its update, unless a loaded ``state_dict`` supplied the slow weights:
+    weights loaded after the optimizer was built (a pretrained model, as PaddleOCR does) are the
+    start; :meth:`reset_slow_weights` re-takes them after replacing weights mid-run.
+    :meth:`slow_weights` swaps the slow weights in for evaluation or export and :meth:`sync`
+    synchronises now. Fast weights are the inner optimizer's fp32
     master weights when it keeps them (``multi_precision``); slow weights are float32 for
     float16/bfloat16 parameters. When ``paddle.amp.GradScaler`` found inf/nan, neither the inner
     optimizer nor the slow weights nor the step counter move. Extra memory: one copy of the
@@ -70,15 +76,71 @@ class Lookahead(PortableStateMixin, Optimizer):
         super().__init__(learning_rate=inner_optimizer._learning_rate, parameters=params,
                          weight_decay=None, grad_clip=None, name=name)
         self._inner_steps = 0
-        # Every parameter gets a slow copy, frozen ones too: one unfrozen later then starts
-        # from its value at construction, as the paper's theta_0.
-        with paddle.no_grad():
-            self._slow_weights = {p.name: self._initial_slow_weight(p) for p in params}
+        self._slow_weights = None  # parameter name -> slow copy, once taken (or loaded)
+        self._swapped = False  # inside slow_weights()
 
-    def _initial_slow_weight(self, param):
-        source = self.inner_optimizer._master_weights.get(param.name, param)
-        dtype = paddle.float32 if compat.is_low_precision(source.dtype) else source.dtype
-        return source.detach().astype(dtype) if dtype != source.dtype else source.detach().clone()
+    @paddle.no_grad()
+    def reset_slow_weights(self):
+        """Take the slow weights from the current weights now (after replacing the weights).
+
+        Every parameter gets a slow copy, frozen ones too (one unfrozen later then starts from
+        this value); float16/bfloat16 ones in float32, from the fp32 master weight if any.
+        """
+        self._check_not_swapped("reset_slow_weights")
+        masters = self.inner_optimizer._master_weights
+        slow = {}
+        for param in self._parameter_list:
+            source = masters.get(param.name, param)
+            dtype = paddle.float32 if compat.is_low_precision(source.dtype) else source.dtype
+            slow[param.name] = (source.detach().astype(dtype) if dtype != source.dtype
+                                else source.detach().clone())
+        self._slow_weights = slow
+
+    @contextlib.contextmanager
+    def slow_weights(self):
+        """Within the block the parameters hold the slow weights (to evaluate or export them).
+
+        On exit the fast weights are restored bit for bit. Only the parameters change: fp32
+        master weights, the optimizer state and ``state_dict()`` are untouched, and stepping or
+        synchronising inside the block is an error. Before the first step the slow weights are the
+        current weights and nothing changes. Costs one copy of the trainable parameters::
+
+            with optimizer.slow_weights():
+                evaluate(model)
+        """
+        self._check_not_swapped("slow_weights")
+        trainable = [p for p in self._parameter_list if not p.stop_gradient]
+        if self._slow_weights is None or not trainable:
+            yield
+            return
+        fast = [param.clone() for param in trainable]
+        with paddle.no_grad():
+            for param in trainable:
+                paddle.assign(self._slow_weights[param.name].astype(param.dtype), output=param)
+        self._swapped = True
+        try:
+            yield
+        finally:
+            with paddle.no_grad():
+                for param, value in zip(trainable, fast):
+                    param.copy_(value, False)
+            self._swapped = False
+
+    @paddle.no_grad()
+    def sync(self):
+        """Synchronise now: ``phi <- phi + alpha (theta - phi); theta <- phi``.
+
+        The k-step count is unchanged (the next scheduled synchronisation stays where it was).
+        Before the first step there is nothing to blend.
+        """
+        self._check_not_swapped("sync")
+        if self._slow_weights is not None:
+            self._synchronize()
+
+    def _check_not_swapped(self, what: str) -> None:
+        if self._swapped:
+            raise RuntimeError(f"{what}() inside `with optimizer.slow_weights():`; the "
+                               "parameters hold the slow weights until the block ends")
 
     # paddle.amp.decorate(level='O2') sets `_multi_precision` on the optimizer it is given.
     @property
@@ -112,6 +174,7 @@ class Lookahead(PortableStateMixin, Optimizer):
         """One inner step; every k-th one is followed by the slow-weight synchronisation."""
         if self._hand_found_inf_to_inner():
             return
+        self._before_inner_step()
         self.inner_optimizer.step()
         self._after_inner_step()
 
@@ -119,6 +182,7 @@ class Lookahead(PortableStateMixin, Optimizer):
         """``inner_optimizer.minimize(...)`` followed by the Lookahead bookkeeping."""
         if self._hand_found_inf_to_inner():
             return None, None
+        self._before_inner_step()
         result = self.inner_optimizer.minimize(loss, startup_program, parameters, no_grad_set)
         with paddle.no_grad():
             self._after_inner_step()
@@ -129,6 +193,11 @@ class Lookahead(PortableStateMixin, Optimizer):
         found_inf = compat.found_inf_flag(self)
         self.inner_optimizer._set_auxiliary_var("found_inf", found_inf)
         return found_inf
+
+    def _before_inner_step(self):
+        self._check_not_swapped("step")
+        if self._slow_weights is None:
+            self.reset_slow_weights()  # theta_0: the weights this first update starts from
 
     def _after_inner_step(self):
         self._inner_steps += 1
@@ -149,15 +218,21 @@ class Lookahead(PortableStateMixin, Optimizer):
                 paddle.assign(master.astype(param.dtype), output=param)
 
     def _export_extra_state(self, params: List) -> dict:
+        taken = self._slow_weights or {}  # none before the first step: taken when it comes
         return {
             "inner": portable_state_dict(self.inner_optimizer),
             "inner_steps": self._inner_steps,
-            "slow_weights": {i: numpy_copy(self._slow_weights[p.name]) for i, p in enumerate(params)},
+            "slow_weights": {i: numpy_copy(taken[p.name]) for i, p in enumerate(params)
+                             if p.name in taken},
         }
 
     def _import_extra_state(self, params: List, extra: dict) -> None:
         load_portable_state_dict(self.inner_optimizer, extra["inner"])
         self._inner_steps = int(extra["inner_steps"])
+        if not extra["slow_weights"]:
+            self._slow_weights = None
+            return
+        self.reset_slow_weights()  # the right shapes and dtypes, then the loaded values
         for position, value in extra["slow_weights"].items():
             assign_checked(self._slow_weights[params[position].name], value,
                            f"slow weight of parameter #{position}")

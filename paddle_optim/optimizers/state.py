@@ -12,10 +12,15 @@ accumulator (``moment1``, ``velocity``, ...). The dict holds numpy copies, so it
      "master_weights": {position: ndarray},           # fp32 copies of float16/bfloat16 params
      "learning_rate": float | None,                    # when not driven by a scheduler
      "lr_scheduler": dict | None,                      # LRScheduler.state_dict()
+     "LR_Scheduler": dict,                             # the same, under Paddle's key (if any)
      "extra": {...}}                                   # our classes: steps, slow weights, inner
 
-On load, the group count and sizes, the optimizer class and every shape and dtype are checked,
-and a mismatch raises :class:`StateDictMismatch` (a ``UserError`` and a ``ValueError``).
+``LR_Scheduler`` is where Paddle's own ``Optimizer.state_dict()`` keeps the scheduler, and where
+suites (PaddleDetection's EMA resume) read it. On load, the group count and sizes, the optimizer
+class and every shape and dtype are checked, and any other key is refused (it would be a native
+optimizer's name-keyed state, e.g. ``linear_0.w_0_moment1_0``, merged into a fresh portable
+state by a suite's resume code: accepting it would silently restart training); a mismatch raises
+:class:`StateDictMismatch` (a ``UserError`` and a ``ValueError``).
 """
 from typing import Dict, List
 
@@ -27,9 +32,14 @@ from paddle_optim import compat
 from paddle_optim.errors import UserError
 
 FORMAT = "paddle_optim.portable_optimizer_state/1"
+#: Paddle's own key for the scheduler state in ``Optimizer.state_dict()``.
+NATIVE_SCHEDULER_KEY = "LR_Scheduler"
+_PORTABLE_KEYS = frozenset({"format", "optimizer", "group_sizes", "accumulators", "master_weights",
+                            "learning_rate", "lr_scheduler", "extra", NATIVE_SCHEDULER_KEY})
 
 __all__ = [
     "FORMAT",
+    "NATIVE_SCHEDULER_KEY",
     "PortableStateMixin",
     "StateDictMismatch",
     "load_portable_state_dict",
@@ -119,9 +129,34 @@ def portable_state_dict(optimizer) -> dict:
         "lr_scheduler": optimizer._learning_rate.state_dict() if scheduled else None,
         "extra": {},
     }
+    if scheduled:
+        state[NATIVE_SCHEDULER_KEY] = state["lr_scheduler"]
     if isinstance(optimizer, PortableStateMixin):
         state["extra"] = optimizer._export_extra_state(params)
     return state
+
+
+def _refuse_foreign_entries(state) -> None:
+    """A dict with keys of no portable state (see the module docstring) is an error naming them."""
+    foreign = sorted(str(key) for key in state if key not in _PORTABLE_KEYS)
+    if not foreign:
+        return
+    shown = ", ".join(repr(key) for key in foreign[:3])
+    if len(foreign) > 3:
+        shown += f" and {len(foreign) - 3} more"
+    entries = f"{len(foreign)} name-keyed entr{'y' if len(foreign) == 1 else 'ies'} ({shown})"
+    if state.get("format") == FORMAT:
+        raise StateDictMismatch(
+            f"optimizer state mixes a portable state with {entries} of a native Paddle "
+            "optimizer: another optimizer's state_dict() merged into this optimizer's fresh "
+            "state (as a suite's resume code does); loading it would silently restart training. "
+            "Load the state_dict() this optimizer saved"
+        )
+    raise StateDictMismatch(
+        f"not a portable optimizer state: it has {entries}, a native Paddle optimizer's own "
+        "state_dict(); load the state_dict() this optimizer saved (for a native optimizer: "
+        "paddle_optim.optimizers.state.portable_state_dict)"
+    )
 
 
 def _create_all_accumulators(optimizer) -> None:
@@ -153,6 +188,8 @@ def assign_checked(tensor, value, what: str) -> None:
 
 def load_portable_state_dict(optimizer, state: dict) -> None:
     """Load a :func:`portable_state_dict` into ``optimizer`` (its parameters may be rebuilt)."""
+    if isinstance(state, dict):
+        _refuse_foreign_entries(state)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise StateDictMismatch(
             "not a portable optimizer state (expected the dict made by "
@@ -192,12 +229,15 @@ def load_portable_state_dict(optimizer, state: dict) -> None:
                 f"({params[position].name}), but this optimizer keeps none (multi_precision?)"
             )
         assign_checked(master, value, f"master weight of parameter #{position}")
-    if state["lr_scheduler"] is not None:
+    scheduler_state = state["lr_scheduler"]
+    if scheduler_state is None:
+        scheduler_state = state.get(NATIVE_SCHEDULER_KEY)
+    if scheduler_state is not None:
         if not isinstance(optimizer._learning_rate, LRScheduler):
             raise StateDictMismatch(
                 "optimizer state has an LR scheduler, but this optimizer has a float learning rate"
             )
-        optimizer._learning_rate.set_state_dict(state["lr_scheduler"])
+        optimizer._learning_rate.set_state_dict(scheduler_state)
     elif isinstance(optimizer._learning_rate, LRScheduler):
         raise StateDictMismatch(
             "optimizer state has a float learning rate, but this optimizer has an LR scheduler"

@@ -74,6 +74,15 @@ class Problem:
         return total
 
 
+def bare_rank_rule_centralize(torch, grad, conv_only=False):
+    """The rank rule for bare parameters, in torch: rank 2 centred over axis 0 (Paddle's
+    ``[in, out]`` Linear), rank >= 3 over axes 1.. (a convolution); in place."""
+    if grad.dim() <= (3 if conv_only else 1):
+        return grad
+    dims = (0,) if grad.dim() == 2 else tuple(range(1, grad.dim()))
+    return grad.sub_(grad.mean(dim=dims, keepdim=True))
+
+
 def relative_error(actual, expected) -> float:
     """max |a - e| / max |e| over all tensors."""
     diff = max(float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(e, np.float64))))
@@ -91,6 +100,12 @@ def problem():
 @pytest.fixture
 def rel_err():
     return relative_error
+
+
+@pytest.fixture
+def centralize_bare():
+    """:func:`bare_rank_rule_centralize` (torch, grad, conv_only=False)."""
+    return bare_rank_rule_centralize
 
 
 @pytest.fixture(scope="session")

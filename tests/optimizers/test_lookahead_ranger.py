@@ -76,9 +76,10 @@ RANGER_DEFAULTS = dict(beta1=0.95, beta2=0.999, epsilon=1e-5, alpha=0.5, k=6, us
                        gc_conv_only=False, weight_decay=0.0, decoupled_weight_decay=False)
 
 
-def _torch_ranger(torch, prob, lr, beta1, beta2, epsilon, alpha, k, use_gc, gc_conv_only,
+def _torch_ranger(torch, centralize, prob, lr, beta1, beta2, epsilon, alpha, k, use_gc, gc_conv_only,
                   weight_decay, decoupled_weight_decay):
-    """float64 Ranger from torch.optim.RAdam + gradient centralisation + Algorithm 1."""
+    """float64 Ranger from torch.optim.RAdam + gradient centralisation (the rank rule for bare
+    parameters) + Algorithm 1."""
     params = prob.torch_params("float64")
     opt = torch.optim.RAdam(params, lr=lr, betas=(beta1, beta2), eps=epsilon,
                             weight_decay=weight_decay if decoupled_weight_decay else 0.0,
@@ -91,8 +92,8 @@ def _torch_ranger(torch, prob, lr, beta1, beta2, epsilon, alpha, k, use_gc, gc_c
             for p in params:
                 if not decoupled_weight_decay:
                     p.grad.add_(p, alpha=weight_decay)  # coupled L2, then GC (as the GC authors)
-                if use_gc and p.grad.dim() > (3 if gc_conv_only else 1):
-                    p.grad.sub_(p.grad.mean(dim=tuple(range(1, p.grad.dim())), keepdim=True))
+                if use_gc:
+                    centralize(torch, p.grad, gc_conv_only)
         opt.step()
         if (step + 1) % k == 0:
             with torch.no_grad():
@@ -103,10 +104,10 @@ def _torch_ranger(torch, prob, lr, beta1, beta2, epsilon, alpha, k, use_gc, gc_c
 
 
 @pytest.mark.parametrize("case", sorted(RANGER_CASES))
-def test_ranger_matches_torch_reference(case, problem, rel_err, torch_oracle):
+def test_ranger_matches_torch_reference(case, problem, rel_err, torch_oracle, centralize_bare):
     prob = problem(STEPS)
     kwargs = RANGER_CASES[case]
-    expected = _torch_ranger(torch_oracle, prob, 0.01, **dict(RANGER_DEFAULTS, **kwargs))
+    expected = _torch_ranger(torch_oracle, centralize_bare, prob, 0.01, **dict(RANGER_DEFAULTS, **kwargs))
     params = prob.paddle_params("float64")
     actual = prob.run_paddle(params, Ranger(0.01, parameters=params, **kwargs), STEPS)
     assert rel_err(actual, expected) <= TOLERANCE
