@@ -11,7 +11,7 @@ paddleclas     ``ppcls.optimizer.optimizer`` (``getattr``)  ``Optimizer: {name: 
 paddleocr      ``ppocr.optimizer.optimizer`` (``getattr``)  ``Optimizer: {name: Ranger}``
 =============  =========================================  ==============================================
 
-Each adapter takes exactly its suite's calling convention (:mod:`.paddledet`, :mod:`.paddleseg`,
+Each adapter takes exactly its suite's calling convention (:mod:`.detection`, :mod:`.segmentation`,
 :mod:`.factory`) and builds through :func:`.build.build`. ``paddle-optim suite-train`` calls
 :func:`register` in every process before the suite's training script runs.
 
@@ -65,11 +65,11 @@ def _adapter(module: str, *args) -> Callable[[str], Any]:
 
 def _suites() -> Dict[str, Suite]:
     from .factory import CLAS, OCR
-    from .paddleseg import lookup as seg_lookup, store as seg_store
+    from .segmentation import lookup as seg_lookup, store as seg_store
 
     return {s.name: s for s in (
-        Suite("paddledet", "ppdet", "paddle.optimizer", _adapter("paddledet"), *_module_names("paddle.optimizer")),
-        Suite("paddleseg", "paddleseg", "paddleseg.cvlibs.manager.OPTIMIZERS", _adapter("paddleseg"),
+        Suite("paddledet", "ppdet", "paddle.optimizer", _adapter("detection"), *_module_names("paddle.optimizer")),
+        Suite("paddleseg", "paddleseg", "paddleseg.cvlibs.manager.OPTIMIZERS", _adapter("segmentation"),
               seg_lookup, seg_store),
         Suite("paddleclas", "ppcls", "ppcls.optimizer.optimizer", _adapter("factory", CLAS),
               *_module_names("ppcls.optimizer.optimizer")),

@@ -5,6 +5,8 @@ A plain file (the launcher runs scripts, not modules), with absolute imports; zl
 import zlib  # noqa: F401  (must precede paddle)
 import sys
 
+del sys.path[0]  # this file's directory: its modules must not shadow the suites' packages
+
 from paddle_optim.cli import main
 
 if __name__ == "__main__":

@@ -107,3 +107,20 @@ TrainDataset: !COCODataSet {{image_dir: images, anno_path: annotations.json, dat
   data_fields: [image, gt_bbox, gt_class, is_crowd]}}
 """
     return yaml.safe_dump(plain, sort_keys=False) + tagged
+
+
+def segmentation_config(data_root, optimizer, iters=6, size=64):
+    """YAML text of a PP-HumanSeg-Lite job on :func:`write_segmentation`'s data: one image per
+    batch and only normalisation, so that PaddleSeg's resume (which restarts the data order) must
+    reproduce the uninterrupted run exactly."""
+    return yaml.safe_dump({
+        "batch_size": 1, "iters": iters,
+        "train_dataset": {"type": "Dataset", "dataset_root": data_root, "train_path": os.path.join(data_root, "train.txt"),
+                          "num_classes": 2, "mode": "train",
+                          "transforms": [{"type": "Resize", "target_size": [size, size]}, {"type": "Normalize"}]},
+        "model": {"type": "PPHumanSegLite", "num_classes": 2},
+        "optimizer": optimizer,
+        "lr_scheduler": {"type": "PolynomialDecay", "learning_rate": 0.05, "end_lr": 0.0, "power": 0.9,
+                         "warmup_iters": 2, "warmup_start_lr": 0.005},
+        "loss": {"types": [{"type": "CrossEntropyLoss1D"}], "coef": [1]},  # see paddleseg_train.py
+    }, sort_keys=False)

@@ -8,7 +8,6 @@ import os
 
 import numpy as np
 import pytest
-import yaml
 
 from runs import check_ok, suite_train
 from synthetic import write_coco, yolov3_config
@@ -67,3 +66,19 @@ def test_ppdet_yolov3_trains_follows_schedule_and_resumes_exactly(name, tmp_path
         assert a.keys() == b.keys()
         for key in a:
             np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name}: {key}{suffix}")
+
+
+@pytest.mark.slow
+def test_ppdet_two_cpu_ranks_each_register_and_train(tmp_path, coco):
+    """``suite-train --nproc 2``: two gloo ranks under paddle.distributed.launch, each registers
+    (its own worker log says so) and ppdet's data-parallel training with Ranger runs to the end."""
+    cfg = tmp_path / "two.yml"
+    cfg.write_text(yolov3_config(coco, str(tmp_path / "two"), OPTIMIZERS["Ranger"], epochs=2))
+    logs = tmp_path / "log"
+    check_ok(suite_train("--log-dir", str(logs), DRIVER, "-c", str(cfg), nproc=2))
+    for rank in (0, 1):
+        assert "paddledet: added RAdam, Ranger, Lookahead" in (logs / f"workerlog.{rank}").read_text()
+    steps = json.loads((tmp_path / "two" / "steps.json").read_text())
+    # 8 images over 2 ranks in batches of 4: one step per epoch.
+    np.testing.assert_allclose([s["lr"] for s in steps], [expected_lr(0), expected_lr(1)], rtol=1e-6)
+    assert (tmp_path / "two" / "two" / "model_final.pdparams").exists()

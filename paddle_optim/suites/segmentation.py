@@ -56,7 +56,7 @@ def adapter(name: str):
                          suite_keys=_BASE_KEYS)
 
     SegOptimizer.__name__ = SegOptimizer.__qualname__ = name
-    SegOptimizer.__doc__ = f"paddle_optim.{name} as a PaddleSeg optimizer (see paddle_optim.suites.paddleseg)."
+    SegOptimizer.__doc__ = f"paddle_optim.{name} as a PaddleSeg optimizer (see paddle_optim.suites.segmentation)."
     return SegOptimizer
 
 

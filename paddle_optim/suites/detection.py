@@ -35,6 +35,6 @@ def adapter(name: str):
                      suite_keys=(DECOUPLED_KEY,))
 
     factory.__name__ = factory.__qualname__ = name
-    factory.__doc__ = f"paddle_optim.{name} for ppdet's OptimizerBuilder (see paddle_optim.suites.paddledet)."
+    factory.__doc__ = f"paddle_optim.{name} for ppdet's OptimizerBuilder (see paddle_optim.suites.detection)."
     return factory
 
