@@ -132,9 +132,10 @@ def _install(suite: Suite, replace_native: bool) -> Tuple[str, ...]:
         suite.store(name, obj)
         (replaced if current is not None else added).append(name)
         ours.append(name)
-    if added or replaced:
-        _log.info("%s: added %s to %s%s", suite.name, ", ".join(added) or "nothing", suite.registry,
-                  f"; replaced {', '.join(replaced)}" if replaced else "")
+    done = [f"{verb} {', '.join(names)} {where} {suite.registry}" for verb, names, where in
+            (("added", added, "to"), ("replaced", replaced, "in")) if names]
+    if done:
+        _log.info("%s: %s", suite.name, "; ".join(done))
     if kept:
         _log.info("%s: kept %s (defined there already, e.g. Paddle 3.x's own RAdam; replace_native=True "
                   "/ --replace-native uses ours)", suite.name, ", ".join(f"{suite.registry}.{n}" for n in kept))
