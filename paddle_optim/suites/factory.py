@@ -45,7 +45,7 @@ _log = logging.getLogger("paddle_optim.suites")
 class Convention:
     suite: str
     float_weight_decay_is_l2: bool  # False: refuse a float (ambiguous in that suite)
-    takes_model_list: bool  # __call__(model_list) (PaddleClas) or __call__(model) (PaddleOCR)
+    call_argument: str  # what __call__ takes: "model_list" (PaddleClas, by keyword) or "model" (PaddleOCR)
 
 
 def adapter(name: str, convention: Convention):
@@ -72,10 +72,14 @@ def adapter(name: str, convention: Convention):
                                bool(one_dim_param_no_weight_decay))
             self.options = options
 
-        def __call__(self, models):
+        def __call__(self, *args, **kwargs):
+            key = convention.call_argument
+            if len(args) + len(kwargs) != 1 or set(kwargs) - {key}:
+                raise TypeError(f"{name}(...)({key}) takes the {key} only")
+            models = args[0] if args else kwargs[key]
             if models is None:
                 raise ConfigError(PATH, f"{name} runs in dygraph only (the suite passed no model)")
-            models = list(models) if convention.takes_model_list else [models]
+            models = list(models) if key == "model_list" else [models]
             named = [(n, p) for m in models for n, p in m.named_parameters() if p.trainable]
             return build(name, self.options, learning_rate=self.learning_rate,
                          parameters=decay_groups(named, self.decay), grad_clip=self.grad_clip,
@@ -86,5 +90,5 @@ def adapter(name: str, convention: Convention):
     return SuiteOptimizer
 
 
-CLAS = Convention("paddleclas", float_weight_decay_is_l2=False, takes_model_list=True)
-OCR = Convention("paddleocr", float_weight_decay_is_l2=True, takes_model_list=False)
+CLAS = Convention("paddleclas", float_weight_decay_is_l2=False, call_argument="model_list")
+OCR = Convention("paddleocr", float_weight_decay_is_l2=True, call_argument="model")

@@ -70,7 +70,7 @@ def _stand_in_paddleclas(root):
         cfg = json.loads(sys.argv[1])
         name = cfg.pop("name")
         model = paddle.nn.Linear(3, 2)
-        opt = getattr(optimizer, name)(learning_rate=0.1, grad_clip=None, **cfg)([model])
+        opt = getattr(optimizer, name)(learning_rate=0.1, grad_clip=None, **cfg)(model_list=[model])
         model(paddle.ones([4, 3])).mean().backward()
         opt.step()
         print(json.dumps({"cwd": os.getcwd(), "type": type(opt).__name__, "argv": sys.argv[1:]}))
