@@ -21,7 +21,11 @@ def _blocks():
 
 
 def _model():
-    return paddle.nn.Sequential(paddle.nn.Conv2D(3, 4, 3), paddle.nn.BatchNorm2D(4))
+    # Sublayer names that the README's custom_cfg / no_weight_decay_name patterns match.
+    model = paddle.nn.Layer()
+    model.backbone = paddle.nn.Conv2D(3, 4, 3)
+    model.norm = paddle.nn.BatchNorm2D(4)
+    return model
 
 
 def _like_the_suite(section, convention):
