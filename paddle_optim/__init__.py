@@ -3,7 +3,7 @@
 Public API::
 
     from paddle_optim import RAdam, Lookahead, Ranger, build_optimizer, build_lr_scheduler
-    from paddle_optim import gc_axes, GCAxes   # gradient centralisation per output unit
+    from paddle_optim import gc_axes, GCAxes  # centralisation per output unit
 """
 # Python's zlib must be loaded before Paddle: the paddlepaddle 2.6 wheel exports its own zlib
 # symbols, and a zlib module loaded after it crashes (gzip, PNG writing, paddle.save of large files).

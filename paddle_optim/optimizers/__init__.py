@@ -10,4 +10,5 @@ from paddle_optim.optimizers.radam import RAdam
 from paddle_optim.optimizers.ranger import Ranger
 from paddle_optim.optimizers.state import load_portable_state_dict, portable_state_dict
 
-__all__ = ["GCAxes", "gc_axes", "Lookahead", "RAdam", "Ranger", "load_portable_state_dict", "portable_state_dict"]
+__all__ = ["GCAxes", "gc_axes", "Lookahead", "RAdam", "Ranger", "load_portable_state_dict",
+           "portable_state_dict"]

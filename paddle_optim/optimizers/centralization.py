@@ -26,7 +26,6 @@ alone: a table row is looked up, not an output unit's fan-in; centring over the 
 output-unit view of a one-hot Linear) would turn a row-sparse gradient into a dense one and move
 every unseen row on every step, and centring each row is not the paper's operation.
 """
-import functools
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -38,8 +37,8 @@ from paddle import nn
 from paddle_optim import compat
 from paddle_optim.optimizers.functional import MERGE_BELOW, cached_full
 
-__all__ = ["GCAxes", "centralize_gradients", "default_gc_axes", "gc_axes",
-           "resolve_gc_axes", "rule_for"]
+__all__ = ["CentringPlan", "GCAxes", "centralize_gradients", "centring_plan", "default_gc_axes",
+           "gc_axes", "resolve_gc_axes", "rule_for"]
 
 
 @dataclass(frozen=True)
@@ -120,11 +119,10 @@ def resolve_gc_axes(value, shape: Sequence[int], what: str) -> Optional[GCAxes]:
     return GCAxes(tuple(sorted(rule.axes)), rule.groups)
 
 
-@functools.lru_cache(maxsize=None)
 def _plan(shape: Tuple[int, ...], rule: GCAxes) -> tuple:
     """How to centre a gradient of ``shape``: as the rows or columns of a matrix, or in general.
 
-    ``("rows", m, n)``: trailing axes averaged, a [m, n] view centred row by row;
+    ``("rows", m, n)``: trailing axes averaged, an [m, n] view centred row by row;
     ``("columns", m, n)``: leading axes averaged, a [m, n] view centred column by column;
     ``("general", view, axes)``: a mean over ``axes`` of the ``view`` reshape.
     """
@@ -156,55 +154,89 @@ def _centre_columns(matrix):
 
 
 _CENTRE = {"rows": _centre_rows, "columns": _centre_columns}
-_CONCAT_AXIS = {"rows": 0, "columns": 1}  # rows stack under each other, columns side by side
 
 
-def _centre_one(grad, shape, plan):
-    kind, *layout = plan
+@dataclass(frozen=True)
+class CentringPlan:
+    """How one parameter's gradient is centred, worked out once (shape, dtype and rule are fixed).
+
+    ``batch``: the key shared by the small gradients centred together (None: centred alone).
+    """
+
+    rule: GCAxes
+    shape: Tuple[int, ...]
+    layout: tuple  # see _plan
+    low_precision: bool  # float16/bfloat16: centred in a float32 copy
+    batch: Optional[tuple]
+
+
+def centring_plan(shape: Sequence[int], dtype, rule: Optional[GCAxes]) -> Optional[CentringPlan]:
+    """The :class:`CentringPlan` of a gradient of ``shape`` and ``dtype`` (None: not centred)."""
+    if rule is None:
+        return None
+    shape = tuple(shape)
+    layout = _plan(shape, rule)
+    small = layout[0] != "general" and layout[1] * layout[2] < MERGE_BELOW
+    low_precision = compat.is_low_precision(dtype)
+    compute_dtype = "float32" if low_precision else str(dtype)
+    return CentringPlan(rule, shape, layout, low_precision,
+                        (shape, rule, compute_dtype) if small else None)
+
+
+def _centre_one(grad, plan: CentringPlan):
+    kind, *layout = plan.layout
+    shape = list(plan.shape)
     if kind == "general":
         view, axes = layout
         grad = grad.reshape(list(view))
-        return (grad - grad.mean(axis=list(axes), keepdim=True)).reshape(list(shape))
+        return (grad - grad.mean(axis=list(axes), keepdim=True)).reshape(shape)
     matrix = grad.reshape(layout) if len(shape) != 2 else grad
     matrix = _CENTRE[kind](matrix)
-    return matrix if len(shape) == 2 else matrix.reshape(list(shape))
+    return matrix if len(shape) == 2 else matrix.reshape(shape)
 
 
-def centralize_gradients(grads: Sequence, rules: Sequence[Optional[GCAxes]]) -> List:
-    """Centre ``grads[i]`` by ``rules[i]`` (None: unchanged); returns the list of results.
+def _centre_stack(grads, plan: CentringPlan):
+    """Centre gradients of one shape together: stack them, centre the stacked view, unbind."""
+    kind, rows, cols = plan.layout
+    count = len(grads)
+    stacked = paddle.stack(grads)
+    if kind == "rows":  # every row of every tensor is one unit: one [count * rows, cols] matrix
+        _centre_rows(stacked.reshape([count * rows, cols]))
+    else:  # column means of each [rows, cols] block by one batched product, then subtracted
+        blocks = stacked.reshape([count, rows, cols])
+        blocks.subtract_(paddle.matmul(cached_full([1, rows], 1.0 / rows, blocks.dtype), blocks))
+    return paddle.unbind(stacked.reshape([count] + list(plan.shape)))
+
+
+def centralize_gradients(grads: Sequence, plans: Sequence[Optional[CentringPlan]]) -> List:
+    """Centre ``grads[i]`` as ``plans[i]`` says (None: unchanged); returns the list of results.
 
     Large gradients are centred in place (float16/bfloat16 in a float32 copy: CPU has no float16
     matmul, and the fp32 master weights can use the precision). Small ones (fewer than
-    ``MERGE_BELOW`` values) with the same layout kind, matrix side and dtype are centred together,
-    one concat, two BLAS calls and one split instead of two calls each: with many small tensors
-    the per-call overhead, not the arithmetic, dominates.
+    ``MERGE_BELOW`` values) of one shape, rule and dtype are centred together (one stack, the two
+    BLAS calls, one unbind) instead of two calls each: with many small tensors the per-call
+    overhead, not the arithmetic, dominates (``paddle.split`` into many pieces would cost more
+    than the centring; ``unbind`` does not). The plans are made once (:func:`centring_plan`), so
+    a step reads no tensor attributes.
     """
     out = list(grads)
-    batches = defaultdict(list)  # (kind, shared side, dtype) -> positions
-    for i, (grad, rule) in enumerate(zip(grads, rules)):
-        if rule is None:
+    batches = defaultdict(list)  # CentringPlan.batch -> positions
+    for i, (grad, plan) in enumerate(zip(grads, plans)):
+        if plan is None:
             continue
-        if compat.is_low_precision(grad.dtype):
+        if plan.low_precision:
             grad = out[i] = grad.astype(paddle.float32)
-        shape = tuple(grad.shape)  # Tensor.size / .ndim are slow Python properties
-        plan = _plan(shape, rule)
-        kind, m, n = plan if plan[0] != "general" else (plan[0], 0, 0)
-        if kind == "general" or m * n >= MERGE_BELOW:
-            out[i] = _centre_one(grad, shape, plan)
+        if plan.batch is None:
+            out[i] = _centre_one(grad, plan)
         else:
-            batches[(kind, n if kind == "rows" else m, grad.dtype)].append((i, shape, m, n))
-    for (kind, _, _), members in batches.items():
+            batches[plan.batch].append(i)
+    for members in batches.values():
+        plan = plans[members[0]]
         if len(members) == 1:
-            i, shape, _, _ = members[0]
-            out[i] = _centre_one(out[i], shape, _plan(shape, rules[i]))
+            out[members[0]] = _centre_one(out[members[0]], plan)
             continue
-        axis = _CONCAT_AXIS[kind]
-        matrices = [out[i].reshape([m, n]) if len(shape) != 2 else out[i]
-                    for i, shape, m, n in members]
-        joined = _CENTRE[kind](paddle.concat(matrices, axis=axis))
-        pieces = paddle.split(joined, [(m, n)[axis] for _, _, m, n in members], axis=axis)
-        for (i, shape, _, _), piece in zip(members, pieces):
-            out[i] = piece if len(shape) == 2 else piece.reshape(list(shape))
+        for i, centred in zip(members, _centre_stack([out[i] for i in members], plan)):
+            out[i] = centred
     return out
 
 

@@ -145,15 +145,28 @@ def radam_fused(params: Sequence, grads: Sequence, moment1s: Sequence, moment2s:
                             multi_precision)
 
 
-def lookahead_sync(slow: paddle.Tensor, fast: paddle.Tensor, alpha: float) -> None:
+def lookahead_sync_reference(slow: paddle.Tensor, fast: paddle.Tensor, alpha: float) -> None:
     """Lookahead's synchronisation (Zhang et al. 2019, Alg. 1), in place on both tensors::
 
-        slow <- slow + alpha (fast - slow) = (1 - alpha) slow + alpha fast;   fast <- slow
+        slow <- slow + alpha (fast - slow);   fast <- slow
 
-    Computed as two in-place SGD kernels on ``slow`` (``slow -= alpha slow``, then
-    ``slow -= -alpha fast``) and one copy: about three times faster on CPU than Paddle's
-    ``lerp_``, and no temporary. ``fast`` may have a lower precision than ``slow`` (float16
-    parameters without master weights): the arithmetic then runs in the slow weights' dtype.
+    The plain form (the reference of :func:`lookahead_sync`), in the slow weights' dtype.
+    """
+    value = slow + alpha * (fast.astype(slow.dtype) - slow)
+    paddle.assign(value, output=slow)
+    paddle.assign(value.astype(fast.dtype), output=fast)
+
+
+def lookahead_sync(slow: paddle.Tensor, fast: paddle.Tensor, alpha: float) -> None:
+    """:func:`lookahead_sync_reference` through Paddle's kernels, the same maths to rounding.
+
+    Two in-place SGD kernels on ``slow`` (``slow -= alpha slow``, then ``slow -= -alpha fast``)
+    and one copy; no temporary. Of the kernel sequences measured (``scripts/bench_step.py
+    --only sync``) it is the fastest on CPU: ``lerp_`` + copy is about 6x slower, an ``addmm_``
+    axpby + copy 1.7x, ``momentum_`` + copy no faster; a copy costs about as much as an SGD
+    kernel (its destination is read for ownership), and no Paddle kernel writes both tensors
+    at once. ``fast`` may have a lower precision than ``slow`` (float16 parameters without
+    master weights): the arithmetic then runs in the slow weights' dtype.
     """
     fast_value = fast if fast.dtype == slow.dtype else fast.astype(slow.dtype)
     _sgd_(slow, _scalar(alpha, slow.dtype), slow)

@@ -35,11 +35,11 @@ class Lookahead(PortableStateMixin, Optimizer):
     weights loaded after the optimizer was built (a pretrained model, as PaddleOCR does) are the
     start; :meth:`reset_slow_weights` re-takes them after replacing weights mid-run.
     :meth:`slow_weights` swaps the slow weights in for evaluation or export and :meth:`sync`
-    synchronises now. Fast weights are the inner optimizer's fp32
-    master weights when it keeps them (``multi_precision``); slow weights are float32 for
-    float16/bfloat16 parameters. When ``paddle.amp.GradScaler`` found inf/nan, neither the inner
-    optimizer nor the slow weights nor the step counter move. Extra memory: one copy of the
-    parameters. ``state_dict()`` is portable and contains the inner optimizer's state too.
+    synchronises now. Fast weights are the inner optimizer's fp32 master weights when it keeps
+    them (``multi_precision``); slow weights are float32 for float16/bfloat16 parameters. When
+    ``paddle.amp.GradScaler`` found inf/nan, neither the inner optimizer nor the slow weights nor
+    the step counter move. Extra memory: one copy of the parameters. ``state_dict()`` is portable
+    and contains the inner optimizer's state too.
 
     Args:
         inner_optimizer (paddle.optimizer.Optimizer): the fast optimizer; exposed as
@@ -113,8 +113,8 @@ class Lookahead(PortableStateMixin, Optimizer):
         if self._slow_weights is None or not trainable:
             yield
             return
-        fast = [param.clone() for param in trainable]
         with paddle.no_grad():
+            fast = [param.clone() for param in trainable]
             for param in trainable:
                 paddle.assign(self._slow_weights[param.name].astype(param.dtype), output=param)
         self._swapped = True

@@ -8,7 +8,8 @@ from paddle.optimizer import Optimizer
 from paddle.regularizer import L1Decay, L2Decay
 
 from paddle_optim import compat
-from paddle_optim.optimizers.centralization import GCAxes, centralize_gradients, rule_for
+from paddle_optim.optimizers.centralization import (CentringPlan, centralize_gradients,
+                                                     centring_plan, rule_for)
 from paddle_optim.optimizers.functional import (
     radam_coefficients,
     radam_fused,
@@ -36,7 +37,7 @@ class _Slot:
     fused: bool  # Paddle has an Adam kernel for this parameter's dtype and place
     low_precision: bool  # float16 / bfloat16
     kind: tuple  # (dtype, has master): tensors of one kind share a fused call
-    gc: Optional[GCAxes]  # how gradient centralisation treats it (None: not centred)
+    gc: Optional[CentringPlan]  # how its gradient is centred (None: not centred)
     step: int = 0  # steps taken
     beta1_pow: float = 1.0  # product of the beta1 values used
 
@@ -68,7 +69,8 @@ class RAdam(PortableStateMixin, Optimizer):
     path :func:`~paddle_optim.optimizers.functional.radam_reference`. ``self._beta1`` (and a
     group's ``beta1``) is read on every step, so a momentum schedule may change it between steps;
     bias correction uses the product of the beta1 values actually used. Each parameter group is
-    updated by its own kernel calls, so groups with different betas never share one. State: two moments per parameter (plus an fp32
+    updated by its own kernel calls, so groups with different betas never share one. State: two
+    moments per parameter (plus an fp32
     master weight per float16/bfloat16 parameter under ``multi_precision``) and, per parameter, a
     step count and a beta1 product kept on the host.
 
@@ -136,8 +138,9 @@ class RAdam(PortableStateMixin, Optimizer):
         self._decoupled = bool(decoupled_weight_decay)
         if self._decoupled and isinstance(weight_decay, _REGULARIZERS):
             raise ValueError(
-                f"weight_decay={type(weight_decay).__name__}(...) with decoupled_weight_decay=True: "
-                "decoupled decay takes a float coefficient; allowed: None or a float >= 0"
+                f"weight_decay={type(weight_decay).__name__}(...) with "
+                "decoupled_weight_decay=True: decoupled decay takes a float coefficient; "
+                "allowed: None or a float >= 0"
             )
         if gc_axes is not None and not isinstance(gc_axes, Mapping):
             raise ValueError(
@@ -172,7 +175,8 @@ class RAdam(PortableStateMixin, Optimizer):
             )
         for key, allowed in _GROUP_HYPER.items():
             if key in param_group:
-                param_group = dict(param_group, **{key: check_range(key, param_group[key], allowed)})
+                param_group = dict(param_group,
+                                   **{key: check_range(key, param_group[key], allowed)})
         decay = param_group.get("weight_decay")
         if self._decoupled:
             # Decoupled decay is applied by the update, never as an L2 regularizer.
@@ -205,7 +209,7 @@ class RAdam(PortableStateMixin, Optimizer):
                 master=master, fused=compat.has_fused_adam_kernel(param),
                 low_precision=compat.is_low_precision(param.dtype),
                 kind=(str(param.dtype), master is not None),
-                gc=self._gc_rules[param.name])
+                gc=centring_plan(param.shape, param.dtype, self._gc_rules[param.name]))
 
     def _create_optimization_pass(self, parameters_and_grads, param_group_idx=0):
         # Called by Optimizer._apply_optimize (step and minimize) after grad_clip and coupled
@@ -236,9 +240,9 @@ class RAdam(PortableStateMixin, Optimizer):
         buckets = defaultdict(lambda: ([], [], [], [], []))
         slots = [self._slots[param.name] for param, _ in pairs]
         grads = [grad for _, grad in pairs]
-        rules = [slot.gc for slot in slots]
-        if any(rule is not None for rule in rules):
-            grads = centralize_gradients(grads, rules)
+        plans = [slot.gc for slot in slots]
+        if any(plan is not None for plan in plans):
+            grads = centralize_gradients(grads, plans)
         for (param, _), grad, slot in zip(pairs, grads, slots):
             slot.step += 1
             slot.beta1_pow *= beta1
@@ -258,8 +262,8 @@ class RAdam(PortableStateMixin, Optimizer):
                          coefficients=coefficients, decoupled_decay=decay)
             if fused and coefficients.rectified:
                 params, bucket_grads, moment1s, moment2s, masters = bucket
-                radam_fused(params, bucket_grads, moment1s, moment2s, masters if has_master else None,
-                            **hyper)
+                radam_fused(params, bucket_grads, moment1s, moment2s,
+                            masters if has_master else None, **hyper)
             else:
                 for param, grad, moment1, moment2, master in zip(*bucket):
                     radam_reference(param, grad, moment1, moment2, master, **hyper)

@@ -1,10 +1,10 @@
 """Gradient centralisation per output unit on Paddle's layouts.
 
-The layout oracle: one network (Conv2D, a grouped Conv2DTranspose, 2 Linear, an Embedding) built in
-Paddle and in torch, trained with paddle_optim.Ranger / RAdam and with pytorch_optimizer.Ranger /
-torch.optim.RAdam, each framework computing its own gradients. torch holds every weight in the layout
-where the reference GC (``g - g.mean(dim=1..)``) is the paper's per-output-unit centring ([out, ...]),
-and rearranges it in ``forward``; Paddle keeps its native layouts and relies on ``gc_axes(model)``.
+The layout oracle: one network (Conv2D, a grouped Conv2DTranspose, 2 Linear, an Embedding) built
+in Paddle and in torch, trained with paddle_optim.Ranger / RAdam and with pytorch_optimizer.Ranger
+/ torch.optim.RAdam, each framework computing its own gradients. torch holds every weight in the
+layout where the reference GC (``g - g.mean(dim=1..)``) is the paper's per-output-unit centring
+([out, ...]) and rearranges it in ``forward``; Paddle keeps its layouts and uses ``gc_axes(model)``.
 """
 import re
 
@@ -14,7 +14,7 @@ import pytest
 
 from paddle_optim import GCAxes, RAdam, Ranger, gc_axes
 from paddle_optim.optimizers import functional as F
-from paddle_optim.optimizers.centralization import centralize_gradients
+from paddle_optim.optimizers.centralization import centralize_gradients, centring_plan
 
 STEPS = 300
 TOLERANCE = 1e-10
@@ -37,7 +37,7 @@ class PaddleNet(paddle.nn.Layer):
 
 
 def _deconv_to_output_major(w):
-    """[in, out/g, k, k] -> [out, in/g, k, k] (channel (b, j) of the output becomes row b*out/g + j)."""
+    """[in, out/g, k, k] -> [out, in/g, k, k]: output channel (b, j) becomes row b*out/g + j."""
     c_in, out_g = w.shape[:2]
     w = w.reshape(GROUPS, c_in // GROUPS, out_g, *w.shape[2:]).transpose(0, 2, 1, 3, 4)
     return w.reshape(GROUPS * out_g, c_in // GROUPS, *w.shape[3:])
@@ -140,11 +140,13 @@ def test_ranger_matches_pytorch_optimizer_on_real_layouts(use_gc, gc_conv_only, 
                            gc_axes=gc_axes(net), **flags), data)
 
     def torch_optimizers(net):
-        # pytorch_optimizer.Ranger: n_sma >= 5 (equal to our rho_t > 5 for beta2 = 0.999: rho_5 =
-        # 4.99, rho_6 = 6.0); degenerated_to_sgd: lr * m_hat before; GC before weight decay (0 here).
+        # pytorch_optimizer.Ranger: n_sma >= 5 (equal to our rho_t > 5 for beta2 = 0.999:
+        # rho_5 = 4.99, rho_6 = 6.0); degenerated_to_sgd: lr * m_hat before; GC before weight
+        # decay (0 here).
         # The embedding, which our rule does not centre, gets its own GC-free Ranger (same steps).
-        common = dict(lr=RANGER["lr"], betas=(RANGER["beta1"], RANGER["beta2"]), eps=RANGER["epsilon"],
-                      alpha=RANGER["alpha"], k=RANGER["k"], degenerated_to_sgd=True, weight_decay=0.0)
+        common = dict(lr=RANGER["lr"], betas=(RANGER["beta1"], RANGER["beta2"]),
+                      eps=RANGER["epsilon"], alpha=RANGER["alpha"], k=RANGER["k"],
+                      degenerated_to_sgd=True, weight_decay=0.0)
         others = [p for name, p in net.named_parameters() if name != "embedding"]
         return [TorchRanger(others, **common, **flags),
                 TorchRanger([net.embedding], **common, use_gc=False)]
@@ -212,10 +214,12 @@ def _numpy_centre(array, rule):
 # small ones share a batch with others of the same kind and side, large ones go alone.
 CASES = [
     ([3, 4], GCAxes((0,))), ([5, 4], GCAxes((0,))), ([3, 6], GCAxes((0,))),
-    ([2, 2, 2], GCAxes((1, 2))), ([2, 1, 2, 2], GCAxes((1, 2, 3))), ([4, 1, 2, 2], GCAxes((1, 2, 3))),
+    ([2, 2, 2], GCAxes((1, 2))), ([2, 1, 2, 2], GCAxes((1, 2, 3))),
+    ([4, 1, 2, 2], GCAxes((1, 2, 3))),
     ([3, 3, 3, 3], GCAxes((1, 2, 3))), ([6, 4], GCAxes((1,))), ([7], None),
     ([4, 3, 3, 3], GCAxes((0, 2, 3), 2)), ([4, 3, 2], GCAxes((0, 2))), ([2, 3, 4], GCAxes((0, 1))),
     ([F.MERGE_BELOW // 8, 8], GCAxes((1,))), ([8, F.MERGE_BELOW // 8], GCAxes((0,))),
+    ([3, 4], GCAxes((1,))), ([2, 2, 2], GCAxes((1, 2))), ([3, 4], GCAxes((0,))),  # repeated shapes
 ]
 
 
@@ -223,7 +227,9 @@ CASES = [
 def test_centralize_gradients_matches_numpy(dtype):
     rng = np.random.default_rng(7)
     arrays = [rng.standard_normal(shape).astype(dtype) for shape, _ in CASES]
-    results = centralize_gradients([paddle.to_tensor(a) for a in arrays], [r for _, r in CASES])
+    tensors = [paddle.to_tensor(a) for a in arrays]
+    plans = [centring_plan(t.shape, t.dtype, rule) for t, (_, rule) in zip(tensors, CASES)]
+    results = centralize_gradients(tensors, plans)
     for array, (shape, rule), result in zip(arrays, CASES, results):
         assert list(result.shape) == shape
         tolerance = 1e-12 if dtype == "float64" else 1e-5

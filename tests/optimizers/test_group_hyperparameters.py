@@ -112,8 +112,8 @@ def test_l1_decay_is_coupled_like_paddle(problem, rel_err, torch_oracle):
     expected = _run_torch(torch, prob, lambda ps: ps, before_step=add_l1)
     params = prob.paddle_params("float64")
     L1 = paddle.regularizer.L1Decay
-    opt = RAdam(LR, weight_decay=L1(0.05),
-                parameters=[{"params": params[:1]}, {"params": params[1:], "weight_decay": L1(0.2)}])
+    groups = [{"params": params[:1]}, {"params": params[1:], "weight_decay": L1(0.2)}]
+    opt = RAdam(LR, weight_decay=L1(0.05), parameters=groups)
     actual = prob.run_paddle(params, opt, STEPS)
     assert rel_err(actual, expected) <= TOLERANCE
     params = prob.paddle_params("float64")

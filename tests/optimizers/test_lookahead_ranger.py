@@ -76,8 +76,8 @@ RANGER_DEFAULTS = dict(beta1=0.95, beta2=0.999, epsilon=1e-5, alpha=0.5, k=6, us
                        gc_conv_only=False, weight_decay=0.0, decoupled_weight_decay=False)
 
 
-def _torch_ranger(torch, centralize, prob, lr, beta1, beta2, epsilon, alpha, k, use_gc, gc_conv_only,
-                  weight_decay, decoupled_weight_decay):
+def _torch_ranger(torch, centralize, prob, lr, beta1, beta2, epsilon, alpha, k, use_gc,
+                  gc_conv_only, weight_decay, decoupled_weight_decay):
     """float64 Ranger from torch.optim.RAdam + gradient centralisation (the rank rule for bare
     parameters) + Algorithm 1."""
     params = prob.torch_params("float64")
@@ -107,7 +107,8 @@ def _torch_ranger(torch, centralize, prob, lr, beta1, beta2, epsilon, alpha, k, 
 def test_ranger_matches_torch_reference(case, problem, rel_err, torch_oracle, centralize_bare):
     prob = problem(STEPS)
     kwargs = RANGER_CASES[case]
-    expected = _torch_ranger(torch_oracle, centralize_bare, prob, 0.01, **dict(RANGER_DEFAULTS, **kwargs))
+    expected = _torch_ranger(torch_oracle, centralize_bare, prob, 0.01,
+                             **dict(RANGER_DEFAULTS, **kwargs))
     params = prob.paddle_params("float64")
     actual = prob.run_paddle(params, Ranger(0.01, parameters=params, **kwargs), STEPS)
     assert rel_err(actual, expected) <= TOLERANCE

@@ -1,9 +1,10 @@
-"""Lookahead's slow weights: taken when training starts, swapped in for evaluation, synced on demand."""
+"""Lookahead's slow weights: taken when training starts, swapped in to evaluate, synced at will."""
 import numpy as np
 import paddle
 import pytest
 
 from paddle_optim import Lookahead, Ranger
+from paddle_optim.optimizers import functional as F
 from paddle_optim.optimizers.state import portable_state_dict
 
 K = 6
@@ -18,7 +19,8 @@ def _state_arrays(optimizer):
     """The portable state flattened to {path: ndarray} (for bit-exact comparisons)."""
     def walk(tree, prefix=""):
         if isinstance(tree, dict):
-            return {k: v for key, value in tree.items() for k, v in walk(value, f"{prefix}/{key}").items()}
+            return {k: v for key, value in tree.items()
+                    for k, v in walk(value, f"{prefix}/{key}").items()}
         return {prefix: np.asarray(tree)}
     return walk(portable_state_dict(optimizer))
 
@@ -162,3 +164,22 @@ def test_a_state_without_slow_weights_takes_them_at_the_first_step():
     for a, b in zip(_train(model, opt2), _train(early, Ranger(0.01, parameters=early.parameters(),
                                                              k=K))):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("slow_dtype,fast_dtype,rtol", [
+    ("float64", "float64", 1e-15), ("float32", "float32", 1e-6), ("float32", "float16", 1e-6)])
+@pytest.mark.parametrize("alpha", [0.5, 0.8])
+def test_fused_sync_matches_the_plain_formula(slow_dtype, fast_dtype, rtol, alpha):
+    rng = np.random.default_rng(5)
+    slow0, fast0 = (rng.standard_normal([257, 33]) for _ in range(2))
+    results = []
+    for sync in (F.lookahead_sync, F.lookahead_sync_reference):
+        slow = paddle.to_tensor(slow0, dtype=slow_dtype)
+        fast = paddle.to_tensor(fast0, dtype=fast_dtype)
+        sync(slow, fast, alpha)
+        np.testing.assert_array_equal(fast.numpy(), slow.astype(fast_dtype).numpy())  # fast <- slow
+        results.append(slow.numpy())
+    expected = slow0 + alpha * (np.asarray(fast0.astype(fast_dtype), np.float64) - slow0)
+    for result in results:
+        np.testing.assert_allclose(result, expected, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(results[0], results[1], rtol=rtol, atol=rtol)

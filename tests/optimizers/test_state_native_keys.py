@@ -57,8 +57,8 @@ def test_native_entries_merged_into_a_fresh_state_are_refused():
         merged.setdefault(key, value)
     velocity = sorted(k for k in merged if "velocity" in k)
     assert velocity and velocity[0].endswith("_velocity_0")
-    message = (f"optimizer state mixes a portable state with 2 name-keyed entries ('{velocity[0]}', "
-               f"'{velocity[1]}') of a native Paddle optimizer")
+    message = ("optimizer state mixes a portable state with 2 name-keyed entries "
+               f"('{velocity[0]}', '{velocity[1]}') of a native Paddle optimizer")
     with pytest.raises(StateDictMismatch, match=re.escape(message)):
         ours.set_state_dict(merged)
     with pytest.raises(StateDictMismatch, match="not a portable optimizer state: it has 2 name"):
