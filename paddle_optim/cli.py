@@ -9,6 +9,7 @@ import sys
 from typing import List, Optional
 
 from .errors import EXIT_USER_ERROR, UserError
+from .suites import SUITES
 
 
 def _positive_int(text: str) -> int:
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "PaddleOCR) with RAdam, Ranger and Lookahead registered")
     p.add_argument("--nproc", type=_positive_int, default=None, metavar="N",
                    help="launch N processes with paddle.distributed.launch (one per GPU, or CPU/gloo)")
-    p.add_argument("--suite", choices=("paddledet", "paddleseg", "paddleclas", "paddleocr"), default=None,
+    p.add_argument("--suite", choices=SUITES, default=None,
                    help="register into this suite only (default: every importable one)")
     p.add_argument("--replace-native", action="store_true",
                    help="replace names the suite or Paddle already has (Paddle 3.x's paddle.optimizer.RAdam)")
