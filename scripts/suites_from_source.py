@@ -3,6 +3,11 @@ tiny jobs with Momentum, Ranger, RAdam and Lookahead(Momentum), a resume from ``
 and a Ranger fine-tune from ``Global.pretrained_model``. Prints one JSON line per job.
 
     python scripts/suites_from_source.py --paddleclas /work/ext/PaddleClas --paddleocr /work/ext/PaddleOCR --out /tmp/suite_runs
+    python scripts/suites_from_source.py --paddleocr /work/ext/PaddleOCR --out /tmp/suite_runs --state-check
+
+``--state-check`` (after a run): PaddleOCR's CRNN on CPU is not reproducible run to run, so instead
+of comparing continued runs it resumes in-process with PaddleOCR's own ``load_model`` and compares
+the restored optimizer state and weights with the checkpoint files entry by entry.
 
 Run it with a Python that has paddle-optim, Paddle and the suite's requirements (a scratch venv;
 the suites' training code is not on PyPI). Synthetic data: PaddleClas gets 16 32x32 images of a red
@@ -137,12 +142,54 @@ def trainable(state):
     return [k for k, v in state.items() if v.dtype.kind == "f" and "_mean" not in k and "_variance" not in k]
 
 
+def _flat(value, prefix=""):
+    if isinstance(value, dict):
+        return {k2: v2 for k, v in value.items() for k2, v2 in _flat(v, f"{prefix}/{k}").items()}
+    if isinstance(value, (list, tuple)):
+        return {k2: v2 for i, v in enumerate(value) for k2, v2 in _flat(v, f"{prefix}[{i}]").items()}
+    return {prefix: np.asarray(value.numpy() if hasattr(value, "numpy") else value)}
+
+
+def ocr_state_check(checkout, out):
+    import paddle
+
+    import paddle_optim.suites
+
+    sys.path.insert(0, checkout)
+    os.chdir(checkout)
+    paddle_optim.suites.register("paddleocr")
+    from ppocr.modeling.architectures import build_model
+    from ppocr.optimizer import build_optimizer
+    from ppocr.postprocess import build_post_process
+    from ppocr.utils.save_load import load_model
+
+    for name in ("Ranger", "RAdam", "Lookahead"):
+        with open(f"{out}/paddleocr/{name}_resumed.yml") as f:
+            cfg = yaml.safe_load(f)
+        cfg["Architecture"]["Head"]["out_channels"] = len(build_post_process(cfg["PostProcess"], cfg["Global"]).character)
+        model = build_model(cfg["Architecture"])
+        opt, lr = build_optimizer(cfg["Optimizer"], epochs=OCR.epochs, step_each_epoch=OCR.steps_per_epoch, model=model)
+        load_model(cfg, model, opt, "rec")  # what tools/train.py does with Global.checkpoints
+        ckpt = cfg["Global"]["checkpoints"]
+        saved, restored = _flat(paddle.load(ckpt + ".pdopt")), _flat(opt.state_dict())
+        params = paddle.load(ckpt + ".pdparams")
+        print(json.dumps({"suite": "paddleocr", "optimizer": name, "state_entries": len(saved),
+                          "state_restored_exactly": saved.keys() == restored.keys()
+                          and all(np.array_equal(saved[k], restored[k]) for k in saved),
+                          "weights_restored_exactly": all(np.array_equal(np.asarray(params[k]), v.numpy())
+                                                          for k, v in model.state_dict().items()),
+                          "lr_last_epoch": lr.last_epoch}), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--paddleclas")
     parser.add_argument("--paddleocr")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--state-check", action="store_true")
     args = parser.parse_args()
+    if args.state_check:
+        return ocr_state_check(os.path.abspath(args.paddleocr), os.path.abspath(args.out))
     for cls, checkout in ((Clas, args.paddleclas), (OCR, args.paddleocr)):
         if not checkout:
             continue
