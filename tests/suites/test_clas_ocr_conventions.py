@@ -146,6 +146,26 @@ def test_decay_spellings():
     assert [p.name for p in opt._param_groups[1]["params"]] == [p.name for p in model[1].parameters() if p.trainable]
 
 
+def test_a_global_norm_clip_spans_the_decay_groups():
+    """Paddle clips each parameter group on its own; with the no-decay split a global norm must
+    still be one norm over every parameter (else each group is clipped to clip_norm separately)."""
+    from paddle_optim.clipping import ClipGradByGlobalNormAcrossGroups
+
+    model = _model()
+    opt = adapter("RAdam", OCR)(learning_rate=0.1, weight_decay=1e-4, grad_clip=paddle.nn.ClipGradByGlobalNorm(0.5),
+                                one_dim_param_no_weight_decay=True)(model)
+    assert len(opt._param_groups) == 2 and isinstance(opt._grad_clip, ClipGradByGlobalNormAcrossGroups)
+    params = [p for p in model.parameters() if p.trainable]
+    before = [p.numpy().copy() for p in params]
+    model(_batch(0)).square().mean().backward()
+    assert np.sqrt(sum((p.grad.numpy() ** 2).sum() for p in params)) > 1.0  # the clip has work to do
+    opt.step()
+    # RAdam's first step is lr * (clipped gradient + coupled L2 on the decay group, added after the clip).
+    decayed = {p.name for p in opt._param_groups[0]["params"]}
+    update = [(b - p.numpy()) / 0.1 - (1e-4 * b if p.name in decayed else 0) for p, b in zip(params, before)]
+    np.testing.assert_allclose(np.sqrt(sum((u ** 2).sum() for u in update)), 0.5, rtol=1e-3)
+
+
 def _models(convention):
     return {"model_list": [_model()]} if convention is CLAS else {"model": _model()}
 
