@@ -127,11 +127,11 @@ def build(name: str, options: Mapping[str, Any], *, learning_rate: Any, paramete
         decay: coupled / decoupled decay; the split into groups is already in ``parameters``.
         path: key path of ``options`` in the suite's config, for error messages.
         inner_name_key: how the suite names a class in a nested mapping (``type`` or ``name``).
-        suite_keys: keys the adapter consumed itself, accepted next to the class's own.
+        suite_keys: keys the adapter consumed itself, listed as allowed in error messages.
     """
     spec, preset = get_spec(name, join_key(path, inner_name_key))
     check_keys(spec.name, options, path, suite_keys)
-    own = {k: v for k, v in options.items() if k not in set(suite_keys) | {DECOUPLED_KEY, "inner"}}
+    own = {k: v for k, v in options.items() if k != "inner"}
     if spec.wraps_inner:
         inner = _build_inner(options.get("inner"), learning_rate=learning_rate, parameters=parameters,
                              grad_clip=grad_clip, decay=decay, path=join_key(path, "inner"),
@@ -155,6 +155,9 @@ def _build_inner(raw: Any, *, learning_rate, parameters, grad_clip, decay: Decay
             raise ConfigError(join_key(path, name_key), f"{spec.name} already contains Lookahead; choose a "
                               "plain optimizer (Momentum, SGD, Adam, RAdam, ...)")
         options = {k: v for k, v in raw.items() if k != name_key}
+        if DECOUPLED_KEY in options and DECOUPLED_KEY in allowed_keys(spec.name):
+            raise ConfigError(join_key(path, DECOUPLED_KEY), "set it on the outer optimizer (Lookahead); the "
+                              "inner one gets the outer decay")
         return build(spec.name, options, learning_rate=learning_rate, parameters=parameters,
                      grad_clip=grad_clip, decay=decay, path=path, inner_name_key=name_key)
     raise ConfigError(path, f"is required: the inner optimizer, e.g. {{{name_key}: Momentum, momentum: 0.9}}")

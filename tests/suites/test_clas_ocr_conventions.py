@@ -179,5 +179,7 @@ def test_unknown_keys_are_refused_with_the_allowed_ones(convention):
         adapter("RAdam", convention)(learning_rate=0.1, decoupled_weight_decay=True)
     with pytest.raises(ConfigError, match=r"Optimizer.inner.name: Ranger already contains Lookahead"):
         adapter("Lookahead", convention)(learning_rate=0.1, inner={"name": "Ranger"})(**_models(convention))
+    with pytest.raises(ConfigError, match=r"Optimizer.inner.decoupled_decay: set it on the outer optimizer"):
+        adapter("Lookahead", convention)(learning_rate=0.1, inner={"name": "RAdam", "decoupled_decay": 0.1})(**_models(convention))
     with pytest.raises(ConfigError, match=r"Optimizer.inner.name: unknown optimizer 'Momentun' \(did you mean 'Momentum'\?\)"):
         adapter("Lookahead", convention)(learning_rate=0.1, inner={"name": "Momentun"})(**_models(convention))
