@@ -34,24 +34,40 @@ OPTIMIZERS = {  # the Optimizer section, without lr; PaddleClas spells the L2 co
 }
 
 
-class Clas:
-    name, epochs, steps_per_epoch = "paddleclas", 4, 4
+def write_images(root, count, draw, separator):
+    """``root/img/NN.png`` from ``draw(i, rng) -> (image, label)`` and the label list ``root/train.txt``."""
+    rng = np.random.default_rng(0)
+    os.makedirs(f"{root}/img", exist_ok=True)
+    lines = []
+    for i in range(count):
+        img, label = draw(i, rng)
+        cv2.imwrite(f"{root}/img/{i:02d}.png", img)
+        lines.append(f"img/{i:02d}.png{separator}{label}")
+    with open(f"{root}/train.txt", "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+class Job:
+    """One suite's tiny job: its data (written at construction), its config, where it checkpoints."""
+    count, separator = 0, " "
+
+    def __init__(self, root):
+        self.root = root
+        write_images(root, self.count, self.draw, self.separator)
+
+
+class Clas(Job):
+    name, epochs, steps_per_epoch, count = "paddleclas", 4, 4, 16
     lr = {"name": "Cosine", "learning_rate": 0.01, "warmup_epoch": 1, "warmup_start_lr": 0.001}
     constant_lr = {"name": "ConstLR", "learning_rate": 1e-4}
     loss = re.compile(r"\[Train\]\[Epoch \d+/\d+\]\[Avg\].*?loss: ([\d.]+)")
 
-    def __init__(self, root):
-        self.root = root
-        rng = np.random.default_rng(0)
-        os.makedirs(f"{root}/img", exist_ok=True)
-        lines = []
-        for i in range(16):
-            img = rng.integers(0, 60, (32, 32, 3)).astype(np.uint8)
-            x, y = rng.integers(0, 16, 2)
-            img[y:y + 16, x:x + 16, 2 if i % 2 == 0 else 0] = 230
-            cv2.imwrite(f"{root}/img/{i:02d}.png", img)
-            lines.append(f"img/{i:02d}.png {i % 2}")
-        open(f"{root}/train.txt", "w").write("\n".join(lines) + "\n")
+    @staticmethod
+    def draw(i, rng):  # a red or a blue square on dark noise; the label is the colour
+        img = rng.integers(0, 60, (32, 32, 3)).astype(np.uint8)
+        x, y = rng.integers(0, 16, 2)
+        img[y:y + 16, x:x + 16, 2 if i % 2 == 0 else 0] = 230
+        return img, i % 2
 
     def config(self, run, optimizer, epochs, checkpoints=None, pretrained=None):
         ops = [{"DecodeImage": {"to_rgb": True, "channel_first": False}},
@@ -75,24 +91,18 @@ class Clas:
         return f"{self.root}/{run}/epoch_{epoch}"
 
 
-class OCR:
-    name, epochs, steps_per_epoch = "paddleocr", 4, 3
+class OCR(Job):
+    name, epochs, steps_per_epoch, count, separator = "paddleocr", 4, 3, 12, "\t"
     lr = {"name": "Cosine", "learning_rate": 0.005, "warmup_epoch": 1}
     constant_lr = {"name": "Const", "learning_rate": 1e-4}
     loss = re.compile(r"global_step: \d+, lr: [\d.]+, loss: ([\d.]+)")
 
-    def __init__(self, root):
-        self.root = root
-        rng = np.random.default_rng(0)
-        os.makedirs(f"{root}/img", exist_ok=True)
-        lines = []
-        for i in range(12):
-            text = "".join(str(d) for d in rng.integers(0, 10, 3))
-            img = np.full((32, 100, 3), 255, np.uint8)
-            cv2.putText(img, text, (8, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 0, 0), 2)
-            cv2.imwrite(f"{root}/img/{i:02d}.png", img)
-            lines.append(f"img/{i:02d}.png\t{text}")
-        open(f"{root}/train.txt", "w").write("\n".join(lines) + "\n")
+    @staticmethod
+    def draw(i, rng):  # a 3-digit string in black on white
+        text = "".join(str(d) for d in rng.integers(0, 10, 3))
+        img = np.full((32, 100, 3), 255, np.uint8)
+        cv2.putText(img, text, (8, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 0, 0), 2)
+        return img, text
 
     def config(self, run, optimizer, epochs, checkpoints=None, pretrained=None):
         optimizer = json.loads(json.dumps(optimizer).replace('"coeff"', '"factor"'))
