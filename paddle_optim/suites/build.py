@@ -70,7 +70,7 @@ def allowed_keys(name: str, suite_keys: Iterable[str] = ()) -> List[str]:
     if _FLAG in keys:
         keys = (keys - {_FLAG}) | {DECOUPLED_KEY}
     if spec.wraps_inner:
-        keys.add("inner")
+        keys |= {"inner", "multi_precision"}  # the suites' AMP configs set it; it goes to the inner optimizer
     return sorted(keys)
 
 
@@ -131,13 +131,15 @@ def build(name: str, options: Mapping[str, Any], *, learning_rate: Any, paramete
     """
     spec, preset = get_spec(name, join_key(path, inner_name_key))
     check_keys(spec.name, options, path, suite_keys)
-    own = {k: v for k, v in options.items() if k != "inner"}
     if spec.wraps_inner:
-        inner = _build_inner(options.get("inner"), learning_rate=learning_rate, parameters=parameters,
+        raw = options.get("inner")
+        if "multi_precision" in options and isinstance(raw, Mapping):
+            raw = dict(raw, multi_precision=options["multi_precision"])
+        inner = _build_inner(raw, learning_rate=learning_rate, parameters=parameters,
                              grad_clip=grad_clip, decay=decay, path=join_key(path, "inner"),
                              name_key=inner_name_key)
-        return spec.cls(inner, **own)
-    kwargs: Dict[str, Any] = dict(preset, **own)
+        return spec.cls(inner, **{k: v for k, v in options.items() if k not in ("inner", "multi_precision")})
+    kwargs: Dict[str, Any] = dict(preset, **options)
     if decay.decoupled is not None:
         if _FLAG not in spec.arguments:
             raise ConfigError(join_key(path, DECOUPLED_KEY), f"{spec.name} has no decoupled decay; "

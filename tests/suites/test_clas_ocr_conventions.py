@@ -136,6 +136,9 @@ def test_decay_spellings():
         adapter("Ranger", CLAS)(learning_rate=0.1, weight_decay=0.05)
     with pytest.raises(ConfigError, match="Optimizer.regularizer: give either"):
         adapter("Ranger", CLAS)(learning_rate=0.1, weight_decay=paddle.regularizer.L2Decay(1e-4), decoupled_decay=0.05)
+    # Lookahead takes the AMP configs' multi_precision and hands it to its inner optimizer.
+    opt = adapter("Lookahead", CLAS)(learning_rate=0.1, multi_precision=True, inner={"name": "Momentum"})(model_list=[model])
+    assert opt.inner_optimizer._multi_precision
     # L1 (regularizer: {name: L1}) reaches the optimizer as paddle.regularizer.L1Decay.
     opt = adapter("Ranger", OCR)(learning_rate=0.1, weight_decay=paddle.regularizer.L1Decay(1e-4))(model)
     assert isinstance(opt.inner_optimizer.regularization, paddle.regularizer.L1Decay)
