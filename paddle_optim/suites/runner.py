@@ -43,6 +43,12 @@ def run_script(script: str, args: Sequence[str], suite: Optional[str], replace_n
             return stop.code or 0
         print(stop.code, file=sys.stderr)
         return 1
+    except Exception as err:
+        # PaddleSeg re-raises any error of a component's constructor as a RuntimeError; a bad key
+        # in our adapter's section still deserves its one error line.
+        if isinstance(err.__context__, UserError):
+            raise err.__context__ from None
+        raise
     return 0
 
 

@@ -71,3 +71,14 @@ def test_paddleseg_trains_follows_schedule_and_resumes_exactly(name, tmp_path, d
     assert a.keys() == b.keys()
     for key in a:
         np.testing.assert_array_equal(np.asarray(a[key]), np.asarray(b[key]), err_msg=f"{name}: {key}")
+
+
+def test_a_bad_key_is_one_error_line(tmp_path, data):
+    """PaddleSeg wraps a component's constructor error in a RuntimeError; suite-train still reports
+    the bad key as one ``error:`` line with exit code 2."""
+    cfg = tmp_path / "bad.yml"
+    cfg.write_text(segmentation_config(data, {"type": "Ranger", "momentum": 0.9}, iters=ITERS))
+    result = suite_train(DRIVER, "--config", str(cfg), "--save_dir", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith("error: optimizer.momentum: unknown key for Ranger; allowed:")
+    assert "Traceback" not in result.stderr
