@@ -6,7 +6,7 @@ import paddle
 from paddle.optimizer import Optimizer
 
 from paddle_optim import compat
-from paddle_optim.optimizers.functional import lookahead_sync
+from paddle_optim.optimizers.functional import lookahead_sync_all
 from paddle_optim.optimizers.state import (
     PortableStateMixin,
     assign_checked,
@@ -206,16 +206,13 @@ class Lookahead(PortableStateMixin, Optimizer):
 
     def _synchronize(self):
         masters = self.inner_optimizer._master_weights
-        for param in self._parameter_list:
-            if param.stop_gradient:
-                continue
-            slow = self._slow_weights[param.name]
-            master = masters.get(param.name)
-            if master is None:
-                lookahead_sync(slow, param, self.alpha)
-            else:
-                lookahead_sync(slow, master, self.alpha)
-                paddle.assign(master.astype(param.dtype), output=param)
+        trainable = [p for p in self._parameter_list if not p.stop_gradient]
+        # The fast weights are the fp32 masters where the inner optimizer keeps them.
+        fasts = [masters.get(param.name, param) for param in trainable]
+        lookahead_sync_all([self._slow_weights[p.name] for p in trainable], fasts, self.alpha)
+        for param, fast in zip(trainable, fasts):
+            if fast is not param:
+                paddle.assign(fast.astype(param.dtype), output=param)
 
     def _export_extra_state(self, params: List) -> dict:
         taken = self._slow_weights or {}  # none before the first step: taken when it comes

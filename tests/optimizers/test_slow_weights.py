@@ -183,3 +183,19 @@ def test_fused_sync_matches_the_plain_formula(slow_dtype, fast_dtype, rtol, alph
     for result in results:
         np.testing.assert_allclose(result, expected, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(results[0], results[1], rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("dtype,rtol", [("float64", 1e-15), ("float32", 1e-6)])
+def test_synchronising_many_tensors_matches_the_plain_formula(dtype, rtol):
+    """Small float32 tensors share one merged kernel call; large ones (>= MERGE_BELOW) and
+    float64 ones go one by one."""
+    rng = np.random.default_rng(9)
+    shapes = [[16, 16]] * 5 + [[7], [3, 2, 3, 3], [F.MERGE_BELOW // 32 + 1, 32]]
+    pairs = [(rng.standard_normal(s), rng.standard_normal(s)) for s in shapes]
+    slows = [paddle.to_tensor(s, dtype=dtype) for s, _ in pairs]
+    fasts = [paddle.to_tensor(f, dtype=dtype) for _, f in pairs]
+    F.lookahead_sync_all(slows, fasts, 0.8)
+    for (slow0, fast0), slow, fast in zip(pairs, slows, fasts):
+        np.testing.assert_allclose(slow.numpy(), slow0 + 0.8 * (fast0 - slow0), rtol=rtol,
+                                   atol=rtol)
+        np.testing.assert_array_equal(fast.numpy(), slow.numpy())
