@@ -82,3 +82,22 @@ def test_a_bad_key_is_one_error_line(tmp_path, data):
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1].startswith("error: optimizer.momentum: unknown key for Ranger; allowed:")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_paddleseg_two_cpu_ranks_each_register_and_train(tmp_path_factory, tmp_path):
+    """``suite-train --nproc 2``: PaddleSeg's multi-process path (fleet's distributed optimizer
+    around ours) on two gloo ranks; each registers and the job runs to the end."""
+    data = write_segmentation(str(tmp_path_factory.mktemp("seg2")), images=2, size=64)
+    cfg = tmp_path / "two.yml"
+    cfg.write_text(segmentation_config(data, OPTIMIZERS["Ranger"], iters=ITERS))
+    logs = tmp_path / "log"
+    result = suite_train("--log-dir", str(logs), DRIVER, "--config", str(cfg), "--save_dir", str(tmp_path / "two"),
+                         "--save_interval", str(ITERS), nproc=2)
+    check_ok(result)
+    for rank in (0, 1):
+        assert "paddleseg: added RAdam, Ranger, Lookahead" in (logs / f"workerlog.{rank}").read_text()
+    logged = [(int(i), float(lr)) for i, _, lr in _LOG.findall((logs / "workerlog.0").read_text())]
+    assert [i for i, _ in logged] == list(range(1, ITERS + 1))
+    np.testing.assert_allclose([lr for _, lr in logged], [expected_lr(i) for i in range(ITERS)], atol=1e-6)
+    assert (tmp_path / "two" / f"iter_{ITERS}" / "model.pdopt").exists()
