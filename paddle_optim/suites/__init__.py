@@ -86,6 +86,16 @@ def importable(suite: str) -> bool:
     return importlib.util.find_spec(_suites()[suite].package) is not None
 
 
+def suite_at(directory: str) -> Optional[str]:
+    """The suite whose source checkout ``directory`` is (its package directory is in it), or None."""
+    import os
+
+    for name, suite in _suites().items():
+        if os.path.isdir(os.path.join(directory, suite.package)):
+            return name
+    return None
+
+
 def _ensure_log_handler() -> None:
     # The suites configure their own loggers; ours must still reach the job's log.
     if not _log.handlers:

@@ -3,7 +3,8 @@
 The script (``tools/train.py`` of PaddleDetection, PaddleSeg, PaddleClas or PaddleOCR, or any
 script of the same shape) runs as ``__main__`` in this process, from the suite's root directory
 (the parent of ``tools/``, which is also put on ``sys.path`` as the suites' scripts expect), after
-:func:`paddle_optim.suites.register`. No suite file is edited. With ``--nproc N`` the same command
+:func:`paddle_optim.suites.register` for that suite (the one whose package sits in the root; else
+every importable one). No suite file is edited. With ``--nproc N`` the same command
 runs in N processes under ``paddle.distributed.launch`` (CPU: gloo), each registering for itself.
 """
 import os
@@ -32,9 +33,9 @@ def run_script(script: str, args: Sequence[str], suite: Optional[str], replace_n
     os.chdir(root)
     # As `python tools/train.py` would: the script's directory first, the suite root importable.
     sys.path[:0] = [os.path.dirname(script)] + ([root] if root not in sys.path else [])
-    from . import register
+    from . import register, suite_at
 
-    register(suite, replace_native=replace_native)
+    register(suite or suite_at(root), replace_native=replace_native)
     sys.argv = [script] + list(args)
     try:
         runpy.run_path(script, run_name="__main__")

@@ -98,6 +98,10 @@ def test_suite_train_runs_the_script_from_the_suite_root_with_names_registered(t
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out == {"cwd": str(root), "type": "Lookahead", "argv": [cfg]}
     assert "paddleclas: added RAdam, Ranger, Lookahead to ppcls.optimizer.optimizer" in result.stderr
+    # Without --suite: the checkout's own suite only (not ppdet / PaddleSeg, where those are installed).
+    alone = _suite_train("tools/train.py", cfg, cwd=root)
+    assert alone.returncode == 0 and "paddleclas: added" in alone.stderr
+    assert "paddledet:" not in alone.stderr and "paddleseg:" not in alone.stderr
     # The script's own exit code comes back.
     assert _suite_train("--suite", "paddleclas", str(root / "tools" / "train.py"), '{"name": "Ranger", "k": 7}',
                         cwd=tmp_path).returncode == 3
