@@ -24,6 +24,7 @@ import importlib.util
 import logging
 import sys
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import zlib  # noqa: F401  (before Paddle: pycocotools / lap / PNG crash after the 2.6 wheel's zlib)
@@ -57,23 +58,16 @@ def _module_names(path: str) -> Tuple[Callable[[str], Any], Callable[[str, Any],
     return lookup, store
 
 
-def _adapter(module: str, *args) -> Callable[[str], Any]:
-    def make(name):
-        return getattr(importlib.import_module(f"{__name__}.{module}"), "adapter")(name, *args)
-    return make
-
-
 def _suites() -> Dict[str, Suite]:
-    from .factory import CLAS, OCR
-    from .segmentation import lookup as seg_lookup, store as seg_store
+    from . import detection, factory, segmentation
 
     return {s.name: s for s in (
-        Suite("paddledet", "ppdet", "paddle.optimizer", _adapter("detection"), *_module_names("paddle.optimizer")),
-        Suite("paddleseg", "paddleseg", "paddleseg.cvlibs.manager.OPTIMIZERS", _adapter("segmentation"),
-              seg_lookup, seg_store),
-        Suite("paddleclas", "ppcls", "ppcls.optimizer.optimizer", _adapter("factory", CLAS),
+        Suite("paddledet", "ppdet", "paddle.optimizer", detection.adapter, *_module_names("paddle.optimizer")),
+        Suite("paddleseg", "paddleseg", "paddleseg.cvlibs.manager.OPTIMIZERS", segmentation.adapter,
+              segmentation.lookup, segmentation.store),
+        Suite("paddleclas", "ppcls", "ppcls.optimizer.optimizer", partial(factory.adapter, convention=factory.CLAS),
               *_module_names("ppcls.optimizer.optimizer")),
-        Suite("paddleocr", "ppocr", "ppocr.optimizer.optimizer", _adapter("factory", OCR),
+        Suite("paddleocr", "ppocr", "ppocr.optimizer.optimizer", partial(factory.adapter, convention=factory.OCR),
               *_module_names("ppocr.optimizer.optimizer")),
     )}
 
