@@ -1,9 +1,10 @@
 """Pure update rules behind RAdam, Lookahead and Ranger: no parameter groups, no state, no I/O.
 
-Gradient centralisation lives in :mod:`paddle_optim.optimizers.centralization`. Each rule has
-a plain per-tensor form written straight from the paper (the reference the tests
-compare against, and the path for float16 / bfloat16 parameters on CPU, where Paddle has no fused
-Adam kernel) and, for RAdam, a fused form that hands many tensors to Paddle's Adam kernels.
+Each rule has a plain per-tensor form written straight from the paper (the reference the tests
+compare against; for RAdam also the path for float16 / bfloat16 parameters on CPU, where Paddle
+has no fused Adam kernel) and a fused form through Paddle's kernels: Adam kernels for RAdam,
+SGD / merged-momentum kernels for Lookahead's synchronisation. Gradient centralisation lives in
+:mod:`paddle_optim.optimizers.centralization`.
 
 References:
     Liu et al., "On the Variance of the Adaptive Learning Rate and Beyond", ICLR 2020 (RAdam).
