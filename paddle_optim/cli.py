@@ -1,4 +1,4 @@
-"""Command line: ``paddle-optim {train,check,lr-plot,lr-find,compare}`` (also ``python -m paddle_optim``).
+"""Command line: ``paddle-optim {train,check,lr-plot,lr-find,compare,suite-train}`` (also ``python -m paddle_optim``).
 
 Each sub-command is a thin adapter over a library function; heavy imports (Paddle) happen inside
 the handlers so that ``--help`` is instant. Every :class:`~paddle_optim.errors.UserError` becomes one
@@ -9,6 +9,7 @@ import sys
 from typing import List, Optional
 
 from .errors import EXIT_USER_ERROR, UserError
+from .suites import SUITES
 
 
 def _positive_int(text: str) -> int:
@@ -58,6 +59,11 @@ def _lr_find(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from .compare import compare_command
     return compare_command(args)
+
+
+def _suite_train(args: argparse.Namespace) -> int:
+    from .suites.runner import suite_train_command
+    return suite_train_command(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,6 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nproc", type=_positive_int, default=None, metavar="N",
                    help="run each cell with `train --nproc N` (N ranks via paddle.distributed.launch)")
     p.set_defaults(handler=_compare)
+
+    p = sub.add_parser("suite-train", help="run a suite's tools/train.py (PaddleDetection, PaddleSeg, PaddleClas, "
+                       "PaddleOCR) with RAdam, Ranger and Lookahead registered")
+    p.add_argument("--nproc", type=_positive_int, default=None, metavar="N",
+                   help="launch N processes with paddle.distributed.launch (one per GPU, or CPU/gloo)")
+    p.add_argument("--suite", choices=SUITES, default=None,
+                   help="register into this suite only (default: every importable one)")
+    p.add_argument("--replace-native", action="store_true",
+                   help="replace names the suite or Paddle already has (Paddle 3.x's paddle.optimizer.RAdam)")
+    p.add_argument("--log-dir", default=None, help="launcher logs (workerlog.N) with --nproc; default ./log")
+    p.add_argument("script", help="the suite's training script, e.g. tools/train.py")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the script (-c config.yml ...)")
+    p.set_defaults(handler=_suite_train)
     return parser
 
 

@@ -36,6 +36,7 @@ LAZY_LIBRARIES: Dict[str, str] = {
     "visualdl": "VisualDL records are optional",
     "tqdm": "the progress bar is optional",
     "paddle.vision": "image folders and vision models only; importing it costs ~1 s",
+    "paddleseg": "a suite's own package, imported when that suite is registered (it may not be installed)",
     "importlib": "paddle_optim/__init__.py: the public API loads its modules on first use",
 }
 #: Modules whose function-level imports of paddle_optim modules are allowed, and why.

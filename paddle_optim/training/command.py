@@ -82,7 +82,7 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
             raise ConfigError("Global.output_dir", f"cannot create directory {g['output_dir']}: {err.strerror} ({err.filename}); "
                               "allowed: a writable directory path") from None
         setup_logging(g["output_dir"])
-        records = RunRecords(g["output_dir"], config, run.state.global_step if prefix is not None else None,
+        records = RunRecords(g["output_dir"], config, run.counters.global_step if prefix is not None else None,
                              run.monitor, [n for m in run.metrics for n in m.names], run.extra_terms)
     log.info(f"training {config['Model']['name']} with {config['Optimizer']['name']} on "
              f"{len(run.train_set)} samples: {run.steps_per_epoch} steps/epoch x {g['epochs']} epochs, "

@@ -73,7 +73,7 @@ class Run:
         self.net = paddle.DataParallel(self.model) if world.size > 1 else self.model
         self.sampler = EpochBatchSampler(self.train_set, data["batch_size"], world.size, world.rank,
                                          shuffle=data["shuffle"], drop_last=data["drop_last"], seed=g["seed"])
-        self.state = Counters()
+        self.counters = Counters()
         self.restored_from: Optional[str] = None  # the checkpoint prefix of a resumed run
 
     def _dry_run(self) -> List[str]:
@@ -98,7 +98,7 @@ class Run:
     # --- checkpoints -----------------------------------------------------------------------------
     def save(self, prefix: str) -> None:
         checkpoint.save(prefix, self.model.state_dict(), portable_state_dict(self.optimizer), {
-            "run": self.state.state_dict(), "global_step": self.state.global_step,
+            "run": self.counters.state_dict(), "global_step": self.counters.global_step,
             "schedule": self.schedule.state_dict(), "scaler": self.amp.state_dict(),
             "ema": self.ema.state_dict() if self.ema else None, "rng": rng_state(), "config": dict(self.config)})
 
@@ -116,9 +116,9 @@ class Run:
         if self.ema is not None and states["ema"] is not None:
             self.ema.set_state_dict(states["ema"])
         set_rng_state(states["rng"])
-        self.state = Counters.from_state_dict(states["run"])
-        log.info(f"resumed from {prefix}: epoch {self.state.epoch + 1}, batch {self.state.batch_in_epoch}, "
-                 f"step {self.state.global_step}")
+        self.counters = Counters.from_state_dict(states["run"])
+        log.info(f"resumed from {prefix}: epoch {self.counters.epoch + 1}, batch {self.counters.batch_in_epoch}, "
+                 f"step {self.counters.global_step}")
 
 
 def _set_model_state(model, state: Dict[str, Any]):
@@ -161,7 +161,7 @@ def train(run: Run, records: Records) -> Dict[str, Any]:
 
 
 def summary(run: Run, status: str) -> Dict[str, Any]:
-    s = run.state
+    s = run.counters
     return {"metric_name": run.monitor, "metric_mode": run.mode, "best_metric": s.best_metric,
             "best_epoch": s.best_epoch, "final_metric": s.last_metric, "final_metrics": s.last_metrics,
             "early_stopped": s.stopped_early, "epochs": s.epoch, "global_step": s.global_step,
@@ -173,7 +173,7 @@ def summary(run: Run, status: str) -> Dict[str, Any]:
 
 
 def _epochs(run: Run, records: Records) -> None:
-    g, s = run.config["Global"], run.state
+    g, s = run.config["Global"], run.counters
     if run.restored_from and s.epoch > 0 and s.batch_in_epoch == 0:
         # Resumed from an epoch-end checkpoint: the process may have died between its save and the copies.
         _epoch_copies(run, records, run.restored_from)
@@ -193,11 +193,11 @@ def _epochs(run: Run, records: Records) -> None:
 def _epoch_copies(run: Run, records: Records, prefix: Optional[str]) -> None:
     """``epoch_N`` (every ``save_interval`` epochs, keep-last) and ``best_model`` (when epoch N set the best
     metric) as copies of the end-of-epoch-N checkpoint ``prefix``. Idempotent."""
-    ckpt, done = run.config["Checkpoint"], run.state.epoch
+    ckpt, done = run.config["Checkpoint"], run.counters.epoch
     if ckpt["save_interval"] and done % ckpt["save_interval"] == 0:
         records.copy_checkpoint(prefix, f"epoch_{done}")
         records.prune_epochs(ckpt["keep_last"])
-    if ckpt["save_best"] and run.state.best_epoch == done:
+    if ckpt["save_best"] and run.counters.best_epoch == done:
         records.copy_checkpoint(prefix, "best_model")
 
 
@@ -207,7 +207,7 @@ def _evaluate(run: Run, records: Records, epoch: int) -> None:
         metrics = evaluate(run.model, run.val_set, data["eval_batch_size"], run.loss_fn, run.metrics, run.amp, run.world,
                            data["num_workers"])
     run.schedule.on_evaluation(metrics)
-    s, patience = run.state, run.config["Global"]["early_stop_patience"]
+    s, patience = run.counters, run.config["Global"]["early_stop_patience"]
     s.last_metric, s.last_metrics = metrics[run.monitor], dict(metrics)
     if improved(s.last_metric, s.best_metric, run.mode):
         s.best_metric, s.best_epoch, s.evals_since_best = s.last_metric, epoch + 1, 0
@@ -228,7 +228,7 @@ def _train_one_epoch(run: Run, records: Records, epoch: int) -> None:
     of them from the epoch start; the last window may be shorter), forward/backward over the window and
     the step (:func:`optimizer_step`); then the bookkeeping (counters, schedule, log); then ``latest``
     when ``Checkpoint.interval_steps`` says it is due."""
-    g, data, s = run.config["Global"], run.config["Data"], run.state
+    g, data, s = run.config["Global"], run.config["Data"], run.counters
     accumulate, interval_steps = g["accumulate_steps"], run.config["Checkpoint"]["interval_steps"]
     run.sampler.set_epoch(epoch, s.batch_in_epoch)
     num_batches = run.sampler.batches_per_epoch()
@@ -266,16 +266,16 @@ def _resumable_here(s: Counters, interval_steps: int) -> bool:
 class _Clock:
     """Adds wall and CPU seconds of the step loop to ``Counters.train_seconds`` / ``train_cpu_seconds``."""
 
-    def __init__(self, state: Counters):
-        self.state = state
+    def __init__(self, counters: Counters):
+        self.counters = counters
         self.start()
 
     def start(self) -> None:
         self.wall, self.cpu = time.perf_counter(), time.process_time()
 
     def stop(self) -> None:
-        self.state.train_seconds += time.perf_counter() - self.wall
-        self.state.train_cpu_seconds += time.process_time() - self.cpu
+        self.counters.train_seconds += time.perf_counter() - self.wall
+        self.counters.train_cpu_seconds += time.process_time() - self.cpu
         self.start()
 
 
@@ -293,7 +293,7 @@ class _LogInterval:
 def _bookkeeping(run: Run, records: Records, epoch: int, outcome: "StepOutcome", batch_in_epoch: int,
                  lr: float, momentum: Optional[float], interval: _LogInterval) -> None:
     """After one optimizer step (or a skipped one): counters, schedule, and every ``log_interval`` a log point."""
-    s, world = run.state, run.world
+    s, world = run.counters, run.world
     if outcome.skipped is not None:
         _skip_step(run, epoch, outcome.skipped)
     else:
@@ -388,7 +388,7 @@ def _gradient_norm(run: Run) -> float:
 def _skip_step(run: Run, epoch: int, what: str) -> None:
     """A non-finite ``what`` (loss or gradient) in the window (:func:`optimizer_step` updated nothing):
     count it, leave the schedule where it was; stop after too many in a row."""
-    s, g = run.state, run.config["Global"]
+    s, g = run.counters, run.config["Global"]
     s.nonfinite_steps += 1
     s.nonfinite_in_row += 1
     log.warning(f"non-finite {what} at step {s.global_step + 1} (epoch {epoch + 1}): step skipped, weights, "

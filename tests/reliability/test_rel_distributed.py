@@ -47,12 +47,26 @@ def launch_worker(tmp_path, name, config, dump, fault=None, resume=False):
 RUN_STATE = ("slow", "moment")
 
 
+def fresh_run(tmp_path, name):
+    """``(config, output dir, dump dir)`` of a new run of the reliability config."""
+    config, out = write_config(tmp_path, name, CHANGES)
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    return config, out, dump
+
+
+def assert_same_as_one_node(dump, one_node):
+    """The ranks of ``dump`` agree with each other and with the uninterrupted one-node run."""
+    arrays = assert_ranks_identical(dump, RUN_STATE)
+    full = rank_arrays(one_node[1], ranks=(0,))[0]
+    for key in full:
+        np.testing.assert_array_equal(arrays[key], full[key], err_msg=key)
+
+
 @pytest.fixture(scope="module")
 def one_node(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dist_full")
-    config, out = write_config(tmp, "full", CHANGES)
-    dump = tmp / "dump"
-    dump.mkdir()
+    config, out, dump = fresh_run(tmp, "full")
     code, log, _ = launch_worker(tmp, "full", config, dump)
     assert code == 0, log[-4000:]
     return out, dump
@@ -65,9 +79,7 @@ def test_two_ranks_hold_identical_weights_moments_and_slow_weights(one_node):
 
 @pytest.mark.slow
 def test_a_dead_rank_stops_the_job_with_its_name_and_resume_continues_exactly(one_node, tmp_path):
-    config, out = write_config(tmp_path, "killed", CHANGES)
-    dump = tmp_path / "dump"
-    dump.mkdir()
+    config, out, dump = fresh_run(tmp_path, "killed")
     code, log, seconds = launch_worker(tmp_path, "killed", config, dump, fault="train_step:7@1")
     assert code != 0 and "SIGKILL at optimizer step 7" in log, log[-4000:]
     assert seconds < DEATH_BOUND
@@ -77,18 +89,13 @@ def test_a_dead_rank_stops_the_job_with_its_name_and_resume_continues_exactly(on
     assert not re.search(r"(?m)^Traceback", log), log[-4000:]  # no Python traceback (the survivor's is handled)
     code, log, _ = launch_worker(tmp_path, "resumed", config, dump, resume=True)
     assert code == 0 and "resumed from" in log, log[-4000:]
-    resumed = assert_ranks_identical(dump, RUN_STATE)
-    full = rank_arrays(one_node[1], ranks=(0,))[0]
-    for key in full:
-        np.testing.assert_array_equal(resumed[key], full[key], err_msg=key)
+    assert_same_as_one_node(dump, one_node)
     assert_same_run(one_node[0], out)
 
 
 @pytest.mark.slow
 def test_two_nodes_on_loopback_agree_with_each_other_and_with_one_node(one_node, tmp_path):
-    config, out = write_config(tmp_path, "nodes", CHANGES)
-    dump = tmp_path / "dump"
-    dump.mkdir()
+    config, out, dump = fresh_run(tmp_path, "nodes")
     master = f"127.0.0.1:{free_port()}"
     env = child_env()
     env.pop("RELIABILITY_FAULT", None)
@@ -104,8 +111,5 @@ def test_two_nodes_on_loopback_agree_with_each_other_and_with_one_node(one_node,
         for p in procs:
             kill_group(p)
     assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-2000:] for o in outputs)
-    nodes = assert_ranks_identical(dump, RUN_STATE)
-    full = rank_arrays(one_node[1], ranks=(0,))[0]
-    for key in full:
-        np.testing.assert_array_equal(nodes[key], full[key], err_msg=key)
+    assert_same_as_one_node(dump, one_node)
     assert_same_run(one_node[0], out)

@@ -1,7 +1,19 @@
-"""The one way tests derive a config from a base: :func:`merge_config`, and :func:`write_config`."""
+"""The one base config of the trainer tests (:data:`TINY_RUN`) and the one way tests derive a config
+from a base: :func:`merge_config`, and :func:`write_config`."""
 import copy
 
 import yaml
+
+#: A small, fast run: synthetic data, a tiny MLP, Momentum. Tests derive theirs with :func:`merge_config`.
+TINY_RUN = {
+    "Global": {"epochs": 2, "seed": 7, "device": "cpu", "log_interval": 2},
+    "Data": {"dataset": {"name": "synthetic", "num_samples": 256, "num_val": 64, "num_features": 8,
+                         "num_classes": 3, "seed": 1},
+             "batch_size": 32},
+    "Model": {"name": "mlp", "hidden_sizes": [16]},
+    "Optimizer": {"name": "Momentum", "learning_rate": 0.1, "momentum": 0.9},
+    "Checkpoint": {"save_interval": 1, "keep_last": 1},
+}
 
 
 def merge_config(base, changes=None):
