@@ -14,6 +14,7 @@ import paddle
 
 from ..factory import build_optimizer
 from ..factory.clipping import ClipGradByGlobalNormAcrossGroups, global_norm
+from ..config.metrics import improved, monitor
 from ..data import build_datasets
 from ..data.arrays import ArrayDataset
 from ..data.loader import iterate_batches
@@ -28,7 +29,6 @@ from . import checkpoint
 from .amp import Amp
 from .distributed import World, all_reduce_sum
 from .ema import ModelEMA
-from ..config.metrics import improved, monitor
 from .evaluate import evaluate
 from .loss import OPTIMISED, build_loss, check_class_targets, dry_run_loss, loss_terms
 from .metrics import build_metrics
@@ -84,7 +84,9 @@ class Run:
         x, y = next(iterate_batches(self.train_set, sampler, 0))
         self.model.eval()
         with paddle.no_grad():
-            outputs = self.model(x).astype("float32")
+            with self.amp.autocast():  # an O2 model holds low-precision weights
+                outputs = self.model(x)
+            outputs = outputs.astype("float32")
             if outputs.ndim == 2 and y.dtype == paddle.int64:  # in-memory sets: every label; others: this batch's
                 for part, data in (("training set", self.train_set), ("validation set", self.val_set)):
                     labels = data.y if isinstance(data, ArrayDataset) else y.numpy()
