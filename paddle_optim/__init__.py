@@ -22,7 +22,7 @@ _LAZY = {
     "Ranger": "paddle_optim.optimizers",
     "gc_axes": "paddle_optim.optimizers",
     "GCAxes": "paddle_optim.optimizers",
-    "build_optimizer": "paddle_optim.registry",
+    "build_optimizer": "paddle_optim.factory",
     "build_lr_scheduler": "paddle_optim.schedulers",
 }
 

@@ -37,7 +37,7 @@ def _add_run_shape_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .training.runner import train_command
+    from .training.command import train_command
     return train_command(args)
 
 
@@ -47,7 +47,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _lr_plot(args: argparse.Namespace) -> int:
-    from .schedulers.preview import lr_plot_command
+    from .lr_plot import lr_plot_command
     return lr_plot_command(args)
 
 

@@ -28,7 +28,8 @@ import paddle
 
 from paddle_optim.data import build_datasets
 from paddle_optim.models import build_model
-from paddle_optim.training.runner import prepare, run_training
+from paddle_optim.sections import load_resolved_config
+from paddle_optim.training.command import run_training
 
 
 def bare_loop(config) -> float:
@@ -70,7 +71,7 @@ def bare_loop(config) -> float:
 def trainer(config_path, overrides):
     """(training-phase samples/s: wall and CPU, whole-run samples/s, metrics) of `paddle_optim train`."""
     with tempfile.TemporaryDirectory() as out:
-        config = prepare(config_path, list(overrides) + [f"Global.output_dir={out}"])
+        config = load_resolved_config(config_path, list(overrides) + [f"Global.output_dir={out}"])
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
             _, metrics = run_training(config, None)
@@ -88,7 +89,7 @@ def main():
     args = parser.parse_args()
     overrides = ["Global.device=cpu"]
     short = overrides + [f"Global.epochs={args.overhead_epochs}"]
-    config = prepare(args.config, short)
+    config = load_resolved_config(args.config, short)
     bare, bare_cpu, loop_sps, loop_cpu, whole_sps = [], [], [], [], []
     for i in range(args.repeats):
         # Short runs in pairs, alternating which goes first, so that the load of a shared machine

@@ -3,6 +3,12 @@ import zlib  # noqa: F401
 
 import hashlib
 import os
+import sys
+
+# tests/support (the launch helper and the one distributed worker) importable from every test.
+SUPPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "support")
+if SUPPORT not in sys.path:
+    sys.path.insert(0, SUPPORT)
 
 import pytest
 

@@ -23,19 +23,19 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .grid import Cell
-from .runs import DIVERGED, FAILED, FINISHED, RunRecord, steps_to_target
+from .runs import DIVERGED, FAILED, FINISHED, RunOutcome, steps_to_target
 
 POINT = 0.01  # "one point" of a 0-1 metric: one percentage point of accuracy
 DEFAULT_TARGET_FRACTION = 0.98  # default target: 98% of the best metric any run of the grid reached
 
 
 @dataclass
-class RunResult:
+class CellResult:
     """One cell's outcome: one row of ``results.csv``."""
 
     cell: Cell
     run_dir: str
-    record: RunRecord
+    record: RunOutcome
     target: float
 
     @property
@@ -95,9 +95,9 @@ class Setting:
     optimizer: str
     scheduler: str
     learning_rate: float
-    runs: List[RunResult] = field(default_factory=list)
+    runs: List[CellResult] = field(default_factory=list)
 
-    def finished(self) -> List[RunResult]:
+    def finished(self) -> List[CellResult]:
         return [r for r in self.runs if r.status == FINISHED]
 
     def count(self, status: str) -> int:
@@ -144,14 +144,14 @@ class Sensitivity:
         return math.log10(self.high / self.low)
 
 
-def default_target(records: Iterable[RunRecord]) -> float:
+def default_target(records: Iterable[RunOutcome]) -> float:
     """:data:`DEFAULT_TARGET_FRACTION` of the highest ``best_metric`` of any finished run (nan if none)."""
     best = [r.number("best_metric") for r in records if r.status == FINISHED]
     best = [b for b in best if math.isfinite(b)]
     return DEFAULT_TARGET_FRACTION * max(best) if best else math.nan
 
 
-def group_settings(results: Sequence[RunResult]) -> List[Setting]:
+def group_settings(results: Sequence[CellResult]) -> List[Setting]:
     """Runs grouped by optimizer x scheduler x learning rate, in grid order."""
     settings: Dict[Tuple[str, str, float], Setting] = {}
     for result in results:

@@ -3,14 +3,17 @@ import os
 import shlex
 from typing import Any, Dict, List, Optional, Sequence
 
+from ..check import check_config
 from ..config import apply_overrides, load_config
-from ..config.resolve import resolve_config
+from ..data import config_steps_per_epoch
+from ..sections import resolve_config
 from ..errors import UserError
+from ..factory import get_spec
 from . import aggregate, grid
-from .aggregate import RunResult
+from .aggregate import CellResult
 from .plots import write_plots
 from .report import best_table, write_results
-from .runner import make_job, run_jobs
+from .jobs import make_job, run_jobs
 from .runs import FINISHED
 
 
@@ -38,7 +41,7 @@ def compare_command(args) -> int:
     records = run_jobs(jobs, args.config, args.jobs, echo=lambda line: print(line, flush=True),
                        ranks_per_job=args.nproc or 1)
     target = args.target if args.target is not None else aggregate.default_target(records.values())
-    results = [RunResult(job.cell, job.run_dir, records[job.cell], target) for job in jobs]
+    results = [CellResult(job.cell, job.run_dir, records[job.cell], target) for job in jobs]
     settings = aggregate.group_settings(results)
     metric = next((r.metrics["metric_name"] for r in records.values() if r.metrics.get("metric_name")), "metric")
     context = {"command": reproduce_command(args), "config": args.config, "seeds": args.seeds,
@@ -57,8 +60,6 @@ def optimizer_names(text: str) -> List[str]:
 
     An unknown name is an error here, before anything runs, with the registry's "did you mean".
     """
-    from ..registry import get_spec
-
     names = []
     for name in grid.parse_names(text, "--optimizers"):
         spec, preset = get_spec(name, "--optimizers")
@@ -77,9 +78,6 @@ def validate_cells(base: Dict[str, Any], overrides: Dict[grid.Cell, List[str]], 
     have is prefixed with them, e.g. a warmup ``start_lr`` above one of the swept learning rates.
     Otherwise such a cell would fail minutes later, one log at a time.
     """
-    from ..check import lint_config
-    from ..schedulers.units import config_steps_per_epoch
-
     found: Dict[str, List[str]] = {}
     warnings: List[str] = []
     steps_per_epoch: Optional[int] = None
@@ -90,7 +88,7 @@ def validate_cells(base: Dict[str, Any], overrides: Dict[grid.Cell, List[str]], 
         try:
             config = resolve_config(apply_overrides(base, cell_overrides))
             steps_per_epoch = steps_per_epoch or config_steps_per_epoch(config, nproc or 1)
-            warnings += [w for w in lint_config(config, steps_per_epoch) if w not in warnings]
+            warnings += [w for w in check_config(config, steps_per_epoch) if w not in warnings]
             found[label] = []
         except UserError as err:
             found[label] = err.problems

@@ -1,6 +1,6 @@
 """Writing the comparison: ``report.md``, ``results.csv`` and ``results.json``.
 
-``results.csv`` / ``results.json`` hold every run (one row per cell, :meth:`RunResult.row`);
+``results.csv`` / ``results.json`` hold every run (one row per cell, :meth:`CellResult.row`);
 ``results.json`` adds the per-setting statistics, the best setting and lr sensitivity per optimizer,
 and the target. ``report.md`` is the human summary; its tables are plain Markdown meant to be pasted
 into a README as they are.
@@ -12,14 +12,14 @@ import os
 from typing import Any, Dict, List, Mapping, Sequence
 
 from . import aggregate
-from .aggregate import RunResult, Setting, Stat
+from .aggregate import CellResult, Setting, Stat
 from .grid import CONFIG_SCHEDULER
 from .runs import DIVERGED, FAILED, FINISHED
 
 REPORT_FILE, CSV_FILE, JSON_FILE = "report.md", "results.csv", "results.json"
 
 
-def write_results(out_dir: str, results: Sequence[RunResult], settings: Sequence[Setting],
+def write_results(out_dir: str, results: Sequence[CellResult], settings: Sequence[Setting],
                   target: float, context: Mapping[str, Any]) -> Dict[str, str]:
     """Write the three files into ``out_dir``; return their paths by name."""
     rows = [r.row() for r in results]

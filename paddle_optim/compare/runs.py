@@ -17,16 +17,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping
 
-FINISHED, DIVERGED, FAILED = "finished", "diverged", "failed"
-ENDED = (FINISHED, DIVERGED)  # statuses of a cell that is complete and is skipped on a re-run
+from ..training.records import DIVERGED, EVAL_LOG, FINISHED, METRICS_FILE, TRAIN_LOG
 
-METRICS_FILE = "metrics.json"
-TRAIN_LOG = "train_log.csv"
-EVAL_LOG = "eval_log.csv"
+FAILED = "failed"  # no metrics.json: the run crashed or was interrupted
+ENDED = (FINISHED, DIVERGED)  # statuses of a cell that is complete and is skipped on a re-run
 
 
 @dataclass
-class RunRecord:
+class RunOutcome:
     """What one run left behind. Missing numbers are ``nan``; missing logs are empty column dicts."""
 
     status: str
@@ -49,13 +47,13 @@ def run_status(run_dir: str) -> str:
     return status if status in ENDED else FAILED
 
 
-def read_run(run_dir: str) -> RunRecord:
+def read_run(run_dir: str) -> RunOutcome:
     """Everything the report needs from ``run_dir``; never raises for a broken or missing run."""
     metrics = _read_metrics(run_dir)
     if metrics is None:
-        return RunRecord(FAILED)
+        return RunOutcome(FAILED)
     status = metrics.get("status")
-    return RunRecord(status if status in ENDED else FAILED, metrics,
+    return RunOutcome(status if status in ENDED else FAILED, metrics,
                      read_columns(os.path.join(run_dir, TRAIN_LOG)),
                      read_columns(os.path.join(run_dir, EVAL_LOG)))
 

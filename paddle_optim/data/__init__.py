@@ -13,14 +13,21 @@
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
+import numpy as np
+
+from ..config.fields import number_list
+from ..config.import_path import check_kwargs, is_import_path, load_object
+from ..config.ranges import CLASSES, COUNT, NON_NEGATIVE, OPEN_UNIT, POSITIVE
 from ..config.schema import REQUIRED, Field, Range, join_key, unknown_name_message, validate_section
 from ..errors import ConfigError
-from .fields import number_list
+from .arrays import ArrayDataset, DatasetInfo, class_indices, held_out, split_train_val
+from .digits import load_digits
+from .folder import count_images, image_folder
+from .sampler import steps_per_epoch
+from .synthetic import make_blobs
 
-FRACTION = Range(0.0, 1.0, low_inclusive=False, high_inclusive=False)
-POSITIVE = Range(1)
 
 
 @dataclass(frozen=True)
@@ -32,48 +39,46 @@ class DatasetKind:
 
 DATASETS: Dict[str, DatasetKind] = {k.name: k for k in [
     DatasetKind("digits", "8x8 handwritten digits (UCI optdigits, 1,797 images, 10 classes), shipped offline", {
-        "val_fraction": Field((float,), 0.2, FRACTION, help="share of each class held out for validation"),
+        "val_fraction": Field((float,), 0.2, OPEN_UNIT, help="share of each class held out for validation"),
         "split_seed": Field((int,), 0, help="seed of the fixed train/val split"),
         "as_image": Field((bool,), False, help="samples shaped (1, 8, 8) for CNNs instead of (64,)"),
     }),
     DatasetKind("synthetic", "Gaussian class clusters generated from a seed", {
-        "num_samples": Field((int,), 1024, POSITIVE), "num_val": Field((int,), 256, POSITIVE),
-        "num_features": Field((int,), 16, POSITIVE), "num_classes": Field((int,), 4, Range(2)),
-        "noise": Field((float,), 1.0, Range(0.0)), "separation": Field((float,), 2.0, Range(0.0)),
+        "num_samples": Field((int,), 1024, COUNT), "num_val": Field((int,), 256, COUNT),
+        "num_features": Field((int,), 16, COUNT), "num_classes": Field((int,), 4, CLASSES),
+        "noise": Field((float,), 1.0, NON_NEGATIVE), "separation": Field((float,), 2.0, NON_NEGATIVE),
         "seed": Field((int,), 0),
-        "shape": number_list(None, POSITIVE, integers=True, help="reshape each sample, e.g. [1, 4, 4]"),
+        "shape": number_list(None, COUNT, integers=True, help="reshape each sample, e.g. [1, 4, 4]"),
     }),
     DatasetKind("npz", "numpy .npz arrays", {
         "train": Field((str,), help="path of the training .npz"),
         "val": Field((str,), None, help="path of the validation .npz (default: split off the training file)"),
-        "val_fraction": Field((float,), 0.2, FRACTION), "split_seed": Field((int,), 0),
+        "val_fraction": Field((float,), 0.2, OPEN_UNIT), "split_seed": Field((int,), 0),
         "x_key": Field((str,), "x"), "y_key": Field((str,), "y"),
-        "num_classes": Field((int,), None, Range(2), help="default: max label + 1"),
+        "num_classes": Field((int,), None, CLASSES, help="default: max label + 1"),
     }),
     DatasetKind("folder", "images in paddle.vision DatasetFolder layout (root/<class>/<image>)", {
         "train_dir": Field((str,)), "val_dir": Field((str,)),
-        "image_size": number_list([32, 32], POSITIVE, integers=True, length=2),
+        "image_size": number_list([32, 32], COUNT, integers=True, length=2),
         "mean": number_list([0.5, 0.5, 0.5], Range(), length=3),
-        "std": number_list([0.5, 0.5, 0.5], Range(0.0, low_inclusive=False), length=3),
+        "std": number_list([0.5, 0.5, 0.5], POSITIVE, length=3),
     }),
 ]}
 
-USER_FIELDS = {"kwargs": Field((dict,), {}), "num_classes": Field((int,), REQUIRED, Range(2))}
+USER_FIELDS = {"kwargs": Field((dict,), {}), "num_classes": Field((int,), REQUIRED, CLASSES)}
 
 DATA_FIELDS = {
     "dataset": Field((dict,), help="e.g. {name: digits}"),
-    "batch_size": Field((int,), 64, POSITIVE, help="samples per process per micro-batch"),
-    "eval_batch_size": Field((int,), None, POSITIVE, help="default: batch_size"),
+    "batch_size": Field((int,), 64, COUNT, help="samples per process per micro-batch"),
+    "eval_batch_size": Field((int,), None, COUNT, help="default: batch_size"),
     "drop_last": Field((bool,), False),
     "shuffle": Field((bool,), True),
-    "num_workers": Field((int,), 0, Range(0), help="DataLoader workers (image folders / user data sets)"),
+    "num_workers": Field((int,), 0, NON_NEGATIVE, help="DataLoader workers (image folders / user data sets)"),
 }
 
 
 def validate_dataset(raw: Any, path: str) -> Tuple[Dict[str, Any], List[ConfigError]]:
     """Resolve ``Data.dataset``; files and folders must exist, user factories must import."""
-    from ..models.import_path import check_kwargs, is_import_path, load_object
-
     if not isinstance(raw, Mapping) or "name" not in raw:
         return {}, [ConfigError(join_key(path, "name"), f"is required; allowed: {', '.join(DATASETS)} "
                                 "or an import path 'package.module:factory'")]
@@ -115,8 +120,6 @@ def validate_data_section(raw: Any, path: str) -> Tuple[Dict[str, Any], List[Con
 
 
 def _user_factory(section: Mapping[str, Any]) -> Callable:
-    from ..models.import_path import load_object
-
     return load_object(section["name"], "Data.dataset.name")
 
 
@@ -125,8 +128,6 @@ def num_train_samples(data_section: Mapping[str, Any]) -> int:
     ds = data_section["dataset"]
     name = ds["name"]
     if name == "digits":
-        from .digits import load_digits
-
         y = load_digits()[1]
         return len(y) - _held_out(y, ds["val_fraction"])
     if name == "synthetic":
@@ -135,16 +136,12 @@ def num_train_samples(data_section: Mapping[str, Any]) -> int:
         y = npz_labels(ds)
         return len(y) if ds["val"] else len(y) - _held_out(y, ds["val_fraction"])
     if name == "folder":
-        from .folder import count_images
-
         return count_images(ds["train_dir"])
     return len(_user_factory(ds)(mode="train", **ds["kwargs"]))
 
 
 def npz_labels(ds: Mapping[str, Any]):
     """The label array of the training ``.npz`` (the only array read)."""
-    import numpy as np
-
     with np.load(ds["train"]) as npz:
         if ds["y_key"] not in npz.files:
             raise ConfigError("Data.dataset.y_key", f"{ds['train']} has no array '{ds['y_key']}'; "
@@ -155,10 +152,6 @@ def npz_labels(ds: Mapping[str, Any]):
 def _npz_class_indices(y, path: str, num_classes):
     """The labels of an ``.npz`` as 1-D class indices, checked before anything is trained or written:
     shape ``(N,)`` or ``(N, 1)``, whole numbers, in ``[0, num_classes)`` when ``num_classes`` is given."""
-    import numpy as np
-
-    from .arrays import class_indices
-
     key = "Data.dataset.y_key"
     try:
         y = class_indices(y)
@@ -176,28 +169,18 @@ def _npz_class_indices(y, path: str, num_classes):
 
 def _held_out(y, val_fraction: float) -> int:
     """Validation samples taken out by :func:`~paddle_optim.data.arrays.split_train_val`."""
-    import numpy as np
-
-    from .arrays import held_out
-
     return sum(held_out(int(np.sum(y == c)), val_fraction) for c in np.unique(y))
 
 
 def build_datasets(data_section: Mapping[str, Any]):
     """``(train_dataset, val_dataset, DatasetInfo)`` of a resolved ``Data`` section."""
-    from .arrays import ArrayDataset, DatasetInfo, split_train_val
-
     ds = data_section["dataset"]
     name = ds["name"]
     if name == "digits":
-        from .digits import load_digits
-
         x, y = load_digits(ds["as_image"])
         xt, yt, xv, yv = split_train_val(x, y, ds["val_fraction"], ds["split_seed"])
         return ArrayDataset(xt, yt, 10), ArrayDataset(xv, yv, 10), DatasetInfo(tuple(xt.shape[1:]), 10)
     if name == "synthetic":
-        from .synthetic import make_blobs
-
         x, y = make_blobs(ds["num_samples"] + ds["num_val"], ds["num_features"], ds["num_classes"], ds["noise"],
                           ds["separation"], ds["seed"], ds["shape"])
         n = ds["num_samples"]
@@ -206,8 +189,6 @@ def build_datasets(data_section: Mapping[str, Any]):
     if name == "npz":
         return _npz_datasets(ds)
     if name == "folder":
-        from .folder import image_folder
-
         train = image_folder(ds["train_dir"], ds["image_size"], ds["mean"], ds["std"])
         val = image_folder(ds["val_dir"], ds["image_size"], ds["mean"], ds["std"])
         if train.classes != val.classes:
@@ -216,16 +197,10 @@ def build_datasets(data_section: Mapping[str, Any]):
         return train, val, DatasetInfo(shape, len(train.classes))
     factory = _user_factory(ds)
     train, val = factory(mode="train", **ds["kwargs"]), factory(mode="val", **ds["kwargs"])
-    import numpy as np
-
     return train, val, DatasetInfo(tuple(np.shape(train[0][0])), ds["num_classes"])
 
 
 def _npz_datasets(ds: Mapping[str, Any]):
-    import numpy as np
-
-    from .arrays import ArrayDataset, DatasetInfo, split_train_val
-
     def read(path: str, key_path: str):
         with np.load(path) as npz:
             for key in (ds["x_key"], ds["y_key"]):
@@ -246,4 +221,17 @@ def _npz_datasets(ds: Mapping[str, Any]):
     return ArrayDataset(x, y, num_classes), ArrayDataset(xv, yv, num_classes), DatasetInfo(tuple(x.shape[1:]), num_classes)
 
 
-__all__ = ["DATASETS", "build_datasets", "num_train_samples", "validate_data_section", "validate_dataset"]
+def config_steps_per_epoch(config, world_size: int = 1, num_samples: Optional[int] = None) -> int:
+    """Optimizer steps per epoch of a resolved config, for every command (``train``, ``check``,
+    ``lr-plot``, ``compare``). Reads only the size of the training set, unless ``num_samples`` gives
+    it. A data set that makes no step (a batch larger than it with ``drop_last``) is a ConfigError."""
+    data = config["Data"]
+    try:
+        return steps_per_epoch(num_train_samples(data) if num_samples is None else num_samples, data["batch_size"],
+                               world_size, config["Global"]["accumulate_steps"], data["drop_last"])
+    except ValueError as err:
+        raise ConfigError("Data.batch_size", str(err)) from None
+
+
+__all__ = ["DATASETS", "build_datasets", "config_steps_per_epoch", "num_train_samples", "steps_per_epoch",
+           "validate_data_section", "validate_dataset"]

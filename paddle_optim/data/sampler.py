@@ -13,6 +13,40 @@ import numpy as np
 import paddle
 
 
+def micro_batches_per_epoch(samples: int, batch_size: int, drop_last: bool) -> int:
+    """Micro-batches one process makes of its ``samples`` of an epoch: the last one is incomplete
+    unless ``drop_last``. The sampler batches with it and the schedule counts its steps with it."""
+    return samples // batch_size if drop_last else math.ceil(samples / batch_size)
+
+
+def steps_per_epoch(num_samples: int, batch_size: int, world_size: int = 1, accumulate_steps: int = 1,
+                    drop_last: bool = False) -> int:
+    """Optimizer steps per epoch of one process.
+
+    Args:
+        num_samples (int): training samples in the whole data set.
+        batch_size (int): samples per process per micro-batch (``Data.batch_size``).
+        world_size (int, default 1): number of training processes.
+        accumulate_steps (int, default 1): micro-batches per optimizer step (``Global.accumulate_steps``).
+        drop_last (bool, default False): drop each process's last incomplete micro-batch (``Data.drop_last``).
+
+    Every process sees ``ceil(num_samples / world_size)`` samples (``paddle.io.DistributedBatchSampler``
+    pads the data set so every rank gets as many), cut into micro-batches of ``batch_size``; the last one
+    is incomplete unless ``drop_last``. The optimizer steps after every ``accumulate_steps`` micro-batches
+    and once more at the end of the epoch for a remainder, so ``ceil(micro_batches / accumulate_steps)``.
+    """
+    for name, value in (("num_samples", num_samples), ("batch_size", batch_size), ("world_size", world_size),
+                        ("accumulate_steps", accumulate_steps)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"steps_per_epoch: {name} must be a whole number >= 1, got {value!r}")
+    per_rank = math.ceil(num_samples / world_size)
+    micro_batches = micro_batches_per_epoch(per_rank, batch_size, drop_last)
+    if micro_batches == 0:
+        raise ValueError(f"steps_per_epoch: {per_rank} samples per process make no full batch of {batch_size} "
+                         f"with drop_last")
+    return math.ceil(micro_batches / accumulate_steps)
+
+
 class EpochBatchSampler(paddle.io.DistributedBatchSampler):
     """Deterministic, resumable, sharded batch sampler.
 
@@ -54,7 +88,7 @@ class EpochBatchSampler(paddle.io.DistributedBatchSampler):
     def batches_per_epoch(self) -> int:
         n = len(self.dataset)
         per_rank = int(math.ceil(n / self.nranks)) if self.pad else len(range(self.local_rank, n, self.nranks))
-        return per_rank // self.batch_size if self.drop_last else int(math.ceil(per_rank / self.batch_size))
+        return micro_batches_per_epoch(per_rank, self.batch_size, self.drop_last)
 
     def __iter__(self) -> Iterator[List[int]]:
         indices = self.epoch_indices()

@@ -4,12 +4,21 @@ import csv
 import os
 import subprocess
 import sys
-from typing import List, Optional
+from typing import List
 
 import numpy as np
 
 from ..errors import UserError
+from ..optimizers.lookahead import Lookahead
+from ..sections import load_resolved_config
+from ..training import distributed
+from ..training.distributed import launch_command, resolve_device
+from ..training.loop import Run
+from ..training.records import setup_logging
+from ..training.seeding import seed_step
 from .curve import MIN_STEPS, Analysis, analyse, default_window, learning_rates, sync_ripple
+from .plot import plot_curve
+from .sweep import finder_config, sweep, warm_up_notes
 
 #: The suggestion printed as the ``-o Optimizer.learning_rate=...`` to use (see the README's evidence).
 PREFERRED = ("valley", "steepest", "min/10")
@@ -51,11 +60,9 @@ def _out_problems(out: str) -> List[str]:
 
 def lr_find_command(args) -> int:
     """CLI adapter (``args`` from :func:`paddle_optim.cli.build_parser`)."""
-    from ..training.runner import prepare
-
     problems = argument_problems(args)
     try:
-        config = prepare(args.config, args.override)
+        config = load_resolved_config(args.config, args.override)
     except UserError as err:  # reported together with the options' problems
         problems += err.problems
     if problems:
@@ -66,13 +73,6 @@ def lr_find_command(args) -> int:
 
 
 def run_lr_find(config, args) -> int:
-    from ..optimizers.lookahead import Lookahead
-    from ..training import distributed
-    from ..training.loop import Run
-    from ..training.records import setup_logging
-    from ..training.state import seed_step
-    from .sweep import finder_config, sweep, warm_up_notes
-
     world = distributed.setup(config["Global"]["device"])
     setup_logging(None, keep_early=False)
     lrs = learning_rates(args.start, args.end, args.steps, args.mode)
@@ -130,8 +130,6 @@ def run_lr_find(config, args) -> int:
 
 def write_outputs(out: str, lrs, losses, finite: int, analysis: Analysis, mode: str, title: str) -> str:
     """``out`` (PNG) and the CSV beside it; returns the CSV's path."""
-    from .plot import plot_curve
-
     try:
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     except OSError as err:
@@ -148,8 +146,6 @@ def write_outputs(out: str, lrs, losses, finite: int, analysis: Analysis, mode: 
 
 def _launch(args, config) -> int:
     """Re-run this command in ``--nproc`` processes through ``paddle.distributed.launch``."""
-    from ..training.distributed import launch_command, resolve_device
-
     device = config["Global"]["device"]
     device = resolve_device(device) if device == "auto" else device
     cli_args = ["lr-find", "-c", args.config] + [a for o in args.override for a in ("-o", o)]

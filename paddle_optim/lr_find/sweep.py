@@ -22,7 +22,7 @@ import numpy as np
 
 from ..data.loader import iterate_batches
 from ..optimizers.functional import radam_coefficients
-from ..optimizers.lookahead import Lookahead
+from ..optimizers.lookahead import Lookahead, innermost
 from ..optimizers.radam import RAdam
 from ..training.distributed import World, all_reduce_sum
 from ..training.loop import Run, optimizer_step
@@ -102,7 +102,7 @@ def warm_up_notes(run: Run, steps_taken: int, suggested_steps: Dict[str, int],
     suggested steps; Lookahead's measured k-step ripple (:func:`~paddle_optim.lr_find.curve.sync_ripple`)."""
     notes = []
     outer = run.optimizer
-    inner = outer.inner_optimizer if isinstance(outer, Lookahead) else outer
+    inner = innermost(outer)
     if isinstance(inner, RAdam):
         beta2 = inner._beta2
         first = next(t for t in range(1, 10_000) if rectifier(t, beta2) > 0)

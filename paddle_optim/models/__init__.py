@@ -14,17 +14,19 @@ import inspect
 import math
 from typing import Any, Callable, Dict, List, Mapping, Tuple
 
-from ..config.schema import Field, Range, join_key, unknown_name_message, validate_section
-from ..data.fields import number_list
+from ..config.ranges import COUNT, HALF_OPEN_UNIT
+from ..config.schema import Field, join_key, unknown_name_message, validate_section
+from ..config.fields import number_list
 from ..errors import ConfigError
-from .import_path import check_kwargs, is_import_path, load_object
+from .small import MLP, SmallCNN
+from ..config.import_path import check_kwargs, is_import_path, load_object
 
-_DROPOUT = Field((float,), 0.0, Range(0.0, 1.0, high_inclusive=False))
-_SIZE = Field((int,), None, Range(1))
+_DROPOUT = Field((float,), 0.0, HALF_OPEN_UNIT)
+_SIZE = Field((int,), None, COUNT)
 SMALL_FIELDS = {
-    "mlp": {"hidden_sizes": number_list([128], Range(1), integers=True), "dropout": _DROPOUT,
+    "mlp": {"hidden_sizes": number_list([128], COUNT, integers=True), "dropout": _DROPOUT,
             "in_features": _SIZE, "num_classes": _SIZE},
-    "cnn": {"channels": number_list([32, 64], Range(1), integers=True), "dropout": _DROPOUT,
+    "cnn": {"channels": number_list([32, 64], COUNT, integers=True), "dropout": _DROPOUT,
             "in_channels": _SIZE, "num_classes": _SIZE},
 }
 
@@ -79,13 +81,9 @@ def build_model(section: Mapping[str, Any], info):
     if kwargs.get("num_classes") is None:
         kwargs["num_classes"] = info.num_classes
     if name == "mlp":
-        from .small import MLP
-
         kwargs["in_features"] = kwargs.get("in_features") or math.prod(info.sample_shape)
         return MLP(**kwargs)
     if name == "cnn":
-        from .small import SmallCNN
-
         if len(info.sample_shape) != 3:
             raise ConfigError("Model.name", f"cnn needs image samples (C, H, W), the data gives {info.sample_shape}; "
                               "for digits set Data.dataset.as_image: true")

@@ -15,8 +15,8 @@ from paddle_optim.optimizers.state import (
     parameter_groups,
     portable_state_dict,
 )
+from paddle_optim.config.ranges import BLEND
 from paddle_optim.config.schema import check_range
-from paddle_optim.optimizers.validation import BLEND
 
 
 class Lookahead(PortableStateMixin, Optimizer):
@@ -233,3 +233,11 @@ class Lookahead(PortableStateMixin, Optimizer):
         for position, value in extra["slow_weights"].items():
             assign_checked(self._slow_weights[params[position].name], value,
                            f"slow weight of parameter #{position}")
+
+
+def innermost(optimizer):
+    """The optimizer that updates the fast weights: ``optimizer`` itself, or what a Lookahead (Ranger)
+    wraps, however deep. The one way to see through Lookahead (its grad_clip, momentum, beta1 live there)."""
+    while isinstance(optimizer, Lookahead):
+        optimizer = optimizer.inner_optimizer
+    return optimizer

@@ -16,14 +16,14 @@ from paddle_optim.optimizers.functional import (
     radam_reference,
 )
 from paddle_optim.optimizers.state import PortableStateMixin
+from paddle_optim.config.ranges import HALF_OPEN_UNIT, NON_NEGATIVE, POSITIVE
 from paddle_optim.config.schema import check_range
-from paddle_optim.optimizers.validation import (DECAY_RATE, NON_NEGATIVE, POSITIVE, check_learning_rate,
-                                               check_parameters)
+from paddle_optim.optimizers.validation import check_learning_rate, check_parameters
 
 _GROUP_KEYS = ("params", "learning_rate", "weight_decay", "grad_clip", "beta1", "beta2", "epsilon",
                "gc_axes")
 # Hyperparameters a parameter group may set for itself (checked like the constructor's).
-_GROUP_HYPER = {"beta1": DECAY_RATE, "beta2": DECAY_RATE, "epsilon": POSITIVE}
+_GROUP_HYPER = {"beta1": HALF_OPEN_UNIT, "beta2": HALF_OPEN_UNIT, "epsilon": POSITIVE}
 _REGULARIZERS = (L1Decay, L2Decay)  # coupled: Paddle adds their term to the gradient
 
 
@@ -124,8 +124,8 @@ class RAdam(PortableStateMixin, Optimizer):
                  multi_precision=False, name=None, *, use_gc=False, gc_conv_only=False,
                  gc_axes=None):
         learning_rate = check_learning_rate(learning_rate)
-        beta1 = check_range("beta1", beta1, DECAY_RATE)
-        beta2 = check_range("beta2", beta2, DECAY_RATE)
+        beta1 = check_range("beta1", beta1, HALF_OPEN_UNIT)
+        beta2 = check_range("beta2", beta2, HALF_OPEN_UNIT)
         epsilon = check_range("epsilon", epsilon, POSITIVE)
         check_parameters(parameters)
         if isinstance(weight_decay, (int, float)) and not isinstance(weight_decay, bool):

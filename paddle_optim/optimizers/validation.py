@@ -1,18 +1,11 @@
-"""Constructor checks shared by the optimizers: fail where the mistake is made, name the value."""
+"""Constructor checks shared by the optimizers: fail where the mistake is made, name the value.
+
+The ranges themselves live in :mod:`paddle_optim.config.ranges`, shared with the config schema.
+"""
 from paddle.optimizer.lr import LRScheduler
 
-from ..config.schema import Range, check_range
-from ..registry import ARGUMENT_RANGES
-
-_INF = float("inf")
-#: learning_rate, weight_decay: [0, inf).
-NON_NEGATIVE = Range(0.0, _INF, high_inclusive=False)
-#: epsilon: (0, inf).
-POSITIVE = Range(0.0, _INF, low_inclusive=False, high_inclusive=False)
-#: beta1, beta2: [0, 1), the range the config checks too (one definition for both).
-DECAY_RATE = ARGUMENT_RANGES["beta1"]
-#: Lookahead's alpha: (0, 1].
-BLEND = ARGUMENT_RANGES["alpha"]
+from ..config.ranges import NON_NEGATIVE
+from ..config.schema import check_range
 
 
 def check_learning_rate(learning_rate):

@@ -1,7 +1,7 @@
 """Schedules: every ``paddle.optimizer.lr`` class from YAML, units, warmup, hold, momentum schedules, resume.
 
 Modules:
-    units      epochs <-> optimizer steps (``steps_per_epoch``: the one place that derives it)
+    units      lengths in epochs <-> optimizer steps
     catalog    the scheduler classes and their arguments, read from Paddle's signatures
     section    validation of the ``LRScheduler`` and ``MomentumScheduler`` config sections
     adapters   per-epoch stepping, the hold phase, a resumable CosineAnnealingWarmRestarts, warmup before ReduceOnPlateau
@@ -12,7 +12,6 @@ Modules:
 from .builder import TrainingSchedule, build_lr_scheduler, build_momentum_schedule, build_schedule
 from .momentum import MomentumSchedule
 from .section import validate_lr_scheduler_section, validate_momentum_section
-from .units import steps_per_epoch
 
 __all__ = ["MomentumSchedule", "TrainingSchedule", "build_lr_scheduler", "build_momentum_schedule",
-           "build_schedule", "steps_per_epoch", "validate_lr_scheduler_section", "validate_momentum_section"]
+           "build_schedule", "validate_lr_scheduler_section", "validate_momentum_section"]

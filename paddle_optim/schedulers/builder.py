@@ -16,6 +16,8 @@ Conventions (also in the README):
 * Per-call decays (``ExponentialDecay``, ``NaturalExpDecay``, ``InverseTimeDecay``, ``LambdaDecay``,
   ``MultiplicativeDecay``) advance once per epoch with ``unit: epoch``, once per step with ``unit: step``.
 """
+import contextlib
+import copy
 import math
 import warnings
 from typing import Any, Dict, Mapping, Optional, Union
@@ -25,7 +27,7 @@ import paddle.optimizer.lr as paddle_lr
 from ..config.schema import join_key
 from ..errors import ConfigError, UserError
 from .adapters import CosineAnnealingWarmRestarts, Hold, PerEpoch, PlateauWarmup, feed_metric
-from ..models.import_path import load_object
+from ..config.import_path import load_object
 from .catalog import CALLABLE_ARGS, PEAK_DEFAULTS, RUN_LENGTH_DEFAULTS, SCHEDULERS, SPAN_THE_RUN
 from .momentum import MOMENTUM_SECTION, MomentumSchedule, momentum_slot, set_momentum, static_momentum
 from .section import native_args, phase_length, validate_lr_scheduler_section, validate_momentum_section
@@ -39,10 +41,8 @@ DEFAULT_WARMUP_START = 0.01
 
 
 def _resolved(section: Optional[Mapping[str, Any]], validate, path: str) -> Optional[Dict[str, Any]]:
-    """Accept a resolved section or a raw one (library users); both are validated here.
-
-    A resolved section is valid raw input, so validating it again changes nothing.
-    """
+    """The public builders accept a raw section too (library users) and validate it; the trainer's
+    :func:`build_schedule` takes resolved sections and does not validate again."""
     if section is None:
         return None
     resolved, errors = validate(section, path)
@@ -123,7 +123,12 @@ def build_lr_scheduler(section: Optional[Mapping[str, Any]], learning_rate: floa
         ``learning_rate`` itself (no schedule) or a ``paddle.optimizer.lr.LRScheduler`` to pass as the
         optimizer's ``learning_rate`` and to ``step()`` once after every optimizer step.
     """
-    section = _resolved(section, validate_lr_scheduler_section, LR_SECTION)
+    return _lr_scheduler(_resolved(section, validate_lr_scheduler_section, LR_SECTION), learning_rate,
+                         steps_per_epoch, epochs)
+
+
+def _lr_scheduler(section: Optional[Mapping[str, Any]], learning_rate: float, steps_per_epoch: int,
+                  epochs: int) -> Union[float, paddle_lr.LRScheduler]:
     if section is None:
         return float(learning_rate)
     total = steps_per_epoch * epochs
@@ -181,8 +186,15 @@ def build_lr_scheduler(section: Optional[Mapping[str, Any]], learning_rate: floa
 
 def build_momentum_schedule(section: Optional[Mapping[str, Any]], lr_section: Optional[Mapping[str, Any]],
                             steps_per_epoch: int, epochs: int) -> Optional[MomentumSchedule]:
-    """The :class:`MomentumSchedule` of a ``MomentumScheduler`` section (``None`` without one)."""
-    section = _resolved(section, validate_momentum_section, MOMENTUM_SECTION)
+    """The :class:`MomentumSchedule` of a ``MomentumScheduler`` section (``None`` without one), raw or
+    resolved; ``lr_section`` (the LRScheduler section) gives a OneCycle momentum its phases."""
+    return _momentum_schedule(_resolved(section, validate_momentum_section, MOMENTUM_SECTION),
+                              _resolved(lr_section, validate_lr_scheduler_section, LR_SECTION),
+                              steps_per_epoch, epochs)
+
+
+def _momentum_schedule(section: Optional[Mapping[str, Any]], lr_section: Optional[Mapping[str, Any]],
+                       steps_per_epoch: int, epochs: int) -> Optional[MomentumSchedule]:
     if section is None:
         return None
     total = steps_per_epoch * epochs
@@ -196,7 +208,7 @@ def build_momentum_schedule(section: Optional[Mapping[str, Any]], lr_section: Op
     if name == "Step":
         return MomentumSchedule.step(section["start"], section["end"], to_steps(section["at"], unit, steps_per_epoch))
     # OneCycle: the same phases as an OneCycleLR learning rate, when that is the schedule.
-    lr = _resolved(lr_section, validate_lr_scheduler_section, LR_SECTION) or {}
+    lr = lr_section or {}
     cycle = native_args(lr) if lr.get("name") == "OneCycleLR" else {}
     # OneCycleLR starts after warmup and hold (a hold before it is rejected unless divide_factor is 1).
     offset = phase_steps(lr, "warmup", steps_per_epoch, total) + phase_steps(lr, "hold", steps_per_epoch, total) \
@@ -236,6 +248,18 @@ class TrainingSchedule:
             return
         self._slot = momentum_slot(optimizer)
         self._apply_momentum()
+
+    @contextlib.contextmanager
+    def detached(self):
+        """Step freely inside (a preview of the whole run): the optimizer's momentum is not written, and
+        the position and learning-rate state are put back afterwards."""
+        state, slot = copy.deepcopy(self.state_dict()), self._slot
+        self._slot = None
+        try:
+            yield self
+        finally:
+            self.set_state_dict(state)
+            self._slot = slot
 
     def _apply_momentum(self) -> None:
         if self._slot is not None:
@@ -292,13 +316,20 @@ def _require(config: Mapping[str, Any], section: str, key: str) -> Any:
     return value
 
 
-def build_schedule(config: Mapping[str, Any], steps_per_epoch: int) -> TrainingSchedule:
-    """The :class:`TrainingSchedule` of a resolved config (``Optimizer.learning_rate``, ``Global.epochs``,
-    ``LRScheduler``, ``MomentumScheduler``) for a run of ``steps_per_epoch`` optimizer steps per epoch."""
+def build_schedule(config: Mapping[str, Any], steps_per_epoch: int, resolved: bool = False) -> TrainingSchedule:
+    """The :class:`TrainingSchedule` of a config (``Optimizer.learning_rate``, ``Global.epochs``,
+    ``LRScheduler``, ``MomentumScheduler``) for a run of ``steps_per_epoch`` optimizer steps per epoch.
+
+    The two schedule sections are validated here unless ``resolved`` says they come from
+    :func:`paddle_optim.sections.resolve_config`, which validated them already (the trainer's case).
+    """
     epochs = int(_require(config, "Global", "epochs"))
     learning_rate = float(_require(config, "Optimizer", "learning_rate"))
-    lr_section = _resolved(config.get(LR_SECTION), validate_lr_scheduler_section, LR_SECTION)
-    lr = build_lr_scheduler(lr_section, learning_rate, steps_per_epoch, epochs)
-    momentum = build_momentum_schedule(config.get(MOMENTUM_SECTION), lr_section, steps_per_epoch, epochs)
+    lr_section, momentum_section = config.get(LR_SECTION), config.get(MOMENTUM_SECTION)
+    if not resolved:
+        lr_section = _resolved(lr_section, validate_lr_scheduler_section, LR_SECTION)
+        momentum_section = _resolved(momentum_section, validate_momentum_section, MOMENTUM_SECTION)
+    lr = _lr_scheduler(lr_section, learning_rate, steps_per_epoch, epochs)
+    momentum = _momentum_schedule(momentum_section, lr_section, steps_per_epoch, epochs)
     return TrainingSchedule(lr, momentum, (lr_section or {}).get("metric"),
                             static_momentum(config.get("Optimizer") or {}))

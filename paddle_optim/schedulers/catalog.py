@@ -17,9 +17,10 @@ from typing import Any, Dict, Optional
 
 import paddle.optimizer.lr as paddle_lr
 
+from ..config.import_path import load_object
+from ..config.ranges import COUNT, NON_NEGATIVE, OPEN_UNIT, POSITIVE
 from ..config.schema import REQUIRED, Field, Range
 from ..errors import ConfigError
-from ..models.import_path import load_object
 
 #: Times that are a *duration whose end value is applied on the last step*: E epochs -> E*spe - 1 steps,
 #: so a 10-epoch cosine applies eta_min exactly on the last optimizer step of epoch 10.
@@ -61,10 +62,8 @@ def _import_path(value: Any, key: str) -> None:
     load_object(value, key)  # imports now, so that a bad path is a config error before training
 
 
-_POSITIVE = Range(0, None, low_inclusive=False)
-_NON_NEGATIVE = Range(0, None)
-_TIME = Field((float,), range=_POSITIVE, help="a length in `unit`s")
-_POSITIONS = Field((list,), check=lambda v, k: (_numbers(v, k, _POSITIVE), _increasing(v, k)),
+_TIME = Field((float,), range=POSITIVE, help="a length in `unit`s")
+_POSITIONS = Field((list,), check=lambda v, k: (_numbers(v, k, POSITIVE), _increasing(v, k)),
                    help="increasing positions in `unit`s")
 
 
@@ -74,21 +73,20 @@ def _numbers(value: Any, key: str, allowed: Range) -> None:
             raise ConfigError(f"{key}[{i}]", f"{x!r} must be a number {allowed.describe()}")
 
 
-_FRACTION = Range(0, 1, low_inclusive=False, high_inclusive=False)
 #: Value checks by argument name; arguments not listed are typed by their Paddle default.
 ARG_FIELDS: Dict[str, Field] = {
     **{name: _TIME for name in list(END_TIMES) + list(PERIOD_TIMES)},
     **{name: _POSITIONS for name in POSITION_TIMES},
-    **{name: Field((float,), range=_POSITIVE)
+    **{name: Field((float,), range=POSITIVE)
        for name in ("gamma", "base_learning_rate", "power", "start_factor", "divide_factor", "exp_gamma")},
-    **{name: Field((float,), range=_NON_NEGATIVE)
+    **{name: Field((float,), range=NON_NEGATIVE)
        for name in ("eta_min", "end_lr", "start_lr", "min_lr", "end_learning_rate", "threshold", "epsilon",
                     "end_factor")},
-    **{name: Field((int,), range=_NON_NEGATIVE) for name in ("patience", "cooldown")},
-    **{name: Field((float,), range=_FRACTION) for name in ("factor", "phase_pct")},
-    "values": Field((list,), check=lambda v, k: _numbers(v, k, _NON_NEGATIVE)),
-    "T_mult": Field((int,), range=Range(1)),
-    "d_model": Field((int,), range=Range(1)),
+    **{name: Field((int,), range=NON_NEGATIVE) for name in ("patience", "cooldown")},
+    **{name: Field((float,), range=OPEN_UNIT) for name in ("factor", "phase_pct")},
+    "values": Field((list,), check=lambda v, k: _numbers(v, k, NON_NEGATIVE)),
+    "T_mult": Field((int,), range=COUNT),
+    "d_model": Field((int,), range=COUNT),
     **{name: Field((str,), check=_import_path, help="import path 'package.module:function'")
        for name in CALLABLE_ARGS},
 }

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional, Tuple
 
 from ..errors import ConfigError
+from ..optimizers.lookahead import innermost
 
 MOMENTUM_SECTION = "MomentumScheduler"
 
@@ -96,21 +97,25 @@ def static_momentum(optimizer: Mapping[str, Any]) -> Optional[float]:
     return None
 
 
+def no_momentum(optimizer_name: str) -> ConfigError:
+    """The one error for a momentum schedule of an optimizer without momentum or beta1 (raised by
+    config validation, and by :func:`momentum_slot` for an optimizer built by hand)."""
+    return ConfigError(MOMENTUM_SECTION, f"optimizer {optimizer_name} has no momentum or beta1 to schedule; "
+                                         "use Momentum, Adam, AdamW, RAdam or Ranger, or remove MomentumScheduler")
+
+
 def momentum_slot(optimizer: Any) -> Tuple[Any, str]:
     """The optimizer object that holds the momentum and its argument name (``momentum`` or ``beta1``).
 
-    Wrappers (our Lookahead/Ranger) expose the optimizer they wrap as ``inner_optimizer``; it is
-    unwrapped while present. ``paddle.optimizer.Momentum`` keeps ``_momentum``; Adam, AdamW and our
+    Lookahead (and Ranger) is seen through (:func:`~paddle_optim.optimizers.lookahead.innermost`).
+    ``paddle.optimizer.Momentum`` keeps ``_momentum``; Adam, AdamW and our
     RAdam keep ``_beta1``; both are read on every step.
     """
-    target = optimizer
-    while hasattr(target, "inner_optimizer"):
-        target = target.inner_optimizer
+    target = innermost(optimizer)
     for key in ("momentum", "beta1"):
         if hasattr(target, "_" + key):
             return target, key
-    raise ConfigError(MOMENTUM_SECTION, f"optimizer {type(optimizer).__name__} has no momentum to schedule; use one "
-                               "with momentum or beta1 (Momentum, Adam, AdamW, RAdam, Ranger) or remove MomentumScheduler")
+    raise no_momentum(type(optimizer).__name__)
 
 
 def set_momentum(target: Any, key: str, value: float) -> None:

@@ -17,24 +17,26 @@ The peak learning rate is ``Optimizer.learning_rate`` and is never repeated here
 """
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ..config.schema import REQUIRED, Field, Range, join_key, unknown_name_message, validate_section
+from ..config.metrics import IMPROVES
+from ..config.ranges import HALF_OPEN_UNIT, NON_NEGATIVE, OPEN_UNIT, POSITIVE
+from ..config.schema import REQUIRED, Field, join_key, unknown_name_message, validate_section
 from ..errors import ConfigError
 from .catalog import SCHEDULERS
 from .units import UNITS
 
 _UNIT = Field((str,), default="epoch", choices=UNITS,
               help="epoch: lengths and positions count epochs (fractions allowed); step: optimizer steps")
-_LENGTH = Field((float,), default=None, range=Range(0, None, low_inclusive=False))
+_LENGTH = Field((float,), default=None, range=POSITIVE)
 _WARMUP_FIELDS = {
     "epochs": _LENGTH,
     "steps": _LENGTH,
-    "start_lr": Field((float,), default=None, range=Range(0, None),
+    "start_lr": Field((float,), default=None, range=NON_NEGATIVE,
                       help="learning rate of the first step; default Optimizer.learning_rate / 100"),
 }
 _HOLD_FIELDS = {
     "epochs": _LENGTH,
     "steps": _LENGTH,
-    "fraction": Field((float,), default=None, range=Range(0, 1, low_inclusive=False, high_inclusive=False),
+    "fraction": Field((float,), default=None, range=OPEN_UNIT,
                       help="of the whole run's optimizer steps"),
 }
 _COMMON_FIELDS = {
@@ -43,7 +45,13 @@ _COMMON_FIELDS = {
     "warmup": Field((dict,), default=None, help="{epochs|steps: N, start_lr: x}"),
     "hold": Field((dict,), default=None, help="{epochs|steps|fraction: N}"),
 }
-_PLATEAU_FIELDS = {"metric": Field((str,), default="loss", help="the validation metric that drives ReduceOnPlateau")}
+def _evaluated(metric: str, key: str) -> None:
+    if metric not in IMPROVES:
+        raise ConfigError(key, unknown_name_message("evaluation metric", metric, IMPROVES))
+
+
+_PLATEAU_FIELDS = {"metric": Field((str,), default="loss", check=_evaluated,
+                                   help="the validation metric that drives ReduceOnPlateau")}
 
 #: Keys of the section that are not native arguments (the resolved section keeps them out of ``args``).
 EXTRA_KEYS = tuple(_COMMON_FIELDS) + tuple(_PLATEAU_FIELDS)
@@ -122,14 +130,14 @@ def validate_lr_scheduler_section(raw: Any, path: str) -> Tuple[Optional[Dict[st
     return {**section, **phases}, []
 
 
-_MOMENTUM = Field((float,), range=Range(0, 1, high_inclusive=False))
+_MOMENTUM = Field((float,), range=HALF_OPEN_UNIT)
 _MOMENTUM_SHAPES: Dict[str, Dict[str, Field]] = {
     "Linear": {"start": _MOMENTUM, "end": _MOMENTUM, "length": _LENGTH},
     "Cosine": {"start": _MOMENTUM, "end": _MOMENTUM, "length": _LENGTH},
-    "Step": {"start": _MOMENTUM, "end": _MOMENTUM, "at": Field((float,), range=Range(0, None, low_inclusive=False))},
+    "Step": {"start": _MOMENTUM, "end": _MOMENTUM, "at": Field((float,), range=POSITIVE)},
     "OneCycle": {"max_momentum": Field((float,), default=0.95, range=_MOMENTUM.range),
                  "base_momentum": Field((float,), default=0.85, range=_MOMENTUM.range),
-                 "phase_pct": Field((float,), default=None, range=Range(0, 1, False, False)),
+                 "phase_pct": Field((float,), default=None, range=OPEN_UNIT),
                  "anneal_strategy": Field((str,), default=None, choices=("cos", "linear")),
                  "three_phase": Field((bool,), default=None)},
 }

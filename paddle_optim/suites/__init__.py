@@ -22,6 +22,7 @@ says which names were added, kept or replaced.
 import importlib
 import importlib.util
 import logging
+import os
 import sys
 from dataclasses import dataclass
 from functools import partial
@@ -31,6 +32,7 @@ import zlib  # noqa: F401  (before Paddle: pycocotools / lap / PNG crash after t
 
 from ..errors import UserError
 from ..config.schema import unknown_name_message
+from . import detection, factory, segmentation
 
 NAMES = ("RAdam", "Ranger", "Lookahead")
 _MARK = "__paddle_optim__"  # set on our adapters: what makes registration idempotent
@@ -59,8 +61,6 @@ def _module_names(path: str) -> Tuple[Callable[[str], Any], Callable[[str, Any],
 
 
 def _suites() -> Dict[str, Suite]:
-    from . import detection, factory, segmentation
-
     return {s.name: s for s in (
         Suite("paddledet", "ppdet", "paddle.optimizer", detection.adapter, *_module_names("paddle.optimizer")),
         Suite("paddleseg", "paddleseg", "paddleseg.cvlibs.manager.OPTIMIZERS", segmentation.adapter,
@@ -82,8 +82,6 @@ def importable(suite: str) -> bool:
 
 def suite_at(directory: str) -> Optional[str]:
     """The suite whose source checkout ``directory`` is (its package directory is in it), or None."""
-    import os
-
     for name, suite in _suites().items():
         if os.path.isdir(os.path.join(directory, suite.package)):
             return name

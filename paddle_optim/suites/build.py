@@ -6,7 +6,7 @@ an ``LRScheduler`` as ``learning_rate``). What is left, and what :func:`build` d
 all four suites:
 
 * the optimizer's own keys are checked against the registry's spec of that class
-  (:func:`paddle_optim.registry.get_spec`); an unknown key is a :class:`ConfigError` at its key path
+  (:func:`paddle_optim.factory.get_spec`); an unknown key is a :class:`ConfigError` at its key path
   that lists the allowed ones;
 * decay is either *coupled* (the suite's regularizer: a float L2 coefficient, ``L2Decay`` or
   ``L1Decay``) or *decoupled* (AdamW-style ``theta <- theta - lr * lambda * theta``), spelled
@@ -19,10 +19,13 @@ all four suites:
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
+import paddle
+
 from ..config.schema import did_you_mean, join_key
 from ..errors import ConfigError
-from ..param_groups import split_decay
-from ..registry import get_spec
+from ..factory import get_spec
+from ..factory.clipping import ClipGradByGlobalNormAcrossGroups
+from ..factory.param_groups import split_decay
 
 DECOUPLED_KEY = "decoupled_decay"
 # Our classes take decoupled decay as a flag plus a float weight_decay; the suites cannot carry that
@@ -103,10 +106,6 @@ def decay_groups(named: Sequence, decay: Decay) -> List[Any]:
 
 def _global_clip(grad_clip: Any, parameters: Sequence[Any]) -> Any:
     # Paddle clips each parameter group on its own; a global norm must span all of them.
-    import paddle
-
-    from ..clipping import ClipGradByGlobalNormAcrossGroups
-
     grouped = parameters and isinstance(parameters[0], dict) and len(parameters) > 1
     if type(grad_clip) is not paddle.nn.ClipGradByGlobalNorm or not grouped:
         return grad_clip

@@ -11,12 +11,11 @@ import os
 import runpy
 import subprocess
 import sys
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 from ..errors import UserError
-
-_ENTRY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch_entry.py")
-
+from . import register, suite_at
+from ..training.distributed import launch_command, resolve_device
 
 def suite_root(script: str) -> str:
     """The directory the suite's scripts run from: the parent of ``tools/``, else the script's own."""
@@ -33,8 +32,6 @@ def run_script(script: str, args: Sequence[str], suite: Optional[str], replace_n
     os.chdir(root)
     # As `python tools/train.py` would: the script's directory first, the suite root importable.
     sys.path[:0] = [os.path.dirname(script)] + ([root] if root not in sys.path else [])
-    from . import register, suite_at
-
     register(suite or suite_at(root), replace_native=replace_native)
     sys.argv = [script] + list(args)
     try:
@@ -53,14 +50,6 @@ def run_script(script: str, args: Sequence[str], suite: Optional[str], replace_n
     return 0
 
 
-def launch_command(nproc: int, forwarded: Sequence[str], log_dir: Optional[str]) -> List[str]:
-    """``python -m paddle.distributed.launch`` running ``suite-train <forwarded>`` in each process."""
-    cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(nproc)]
-    if log_dir:
-        cmd += ["--log_dir", os.path.abspath(log_dir)]
-    return cmd + [_ENTRY] + list(forwarded)
-
-
 def suite_train_command(args) -> int:
     forwarded = (["--suite", args.suite] if args.suite else []) + (["--replace-native"] if args.replace_native else [])
     forwarded += [os.path.abspath(args.script)] + list(args.args)
@@ -69,9 +58,9 @@ def suite_train_command(args) -> int:
     if not os.path.isfile(args.script):
         raise UserError(f"suite-train: script '{args.script}' does not exist")
     env = dict(os.environ)
-    import paddle
-
-    if not (paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0):
+    device = resolve_device("auto")
+    if device == "cpu":
         env.setdefault("PADDLE_DISTRI_BACKEND", "gloo")  # CPU ranks talk over gloo
-    return subprocess.call(launch_command(args.nproc, forwarded, args.log_dir), env=env,
+    log_dir = os.path.abspath(args.log_dir) if args.log_dir else None
+    return subprocess.call(launch_command(args.nproc, ["suite-train"] + forwarded, device, log_dir), env=env,
                            cwd=suite_root(args.script))

@@ -14,6 +14,8 @@ from typing import Any
 
 from ..config.schema import join_key
 from ..errors import ConfigError
+from ..factory import get_spec
+from ..optimizers import Lookahead
 from .build import DECOUPLED_KEY, Decay, build, check_decoupled, check_keys
 
 PATH = "optimizer"
@@ -23,8 +25,6 @@ _BASE_KEYS = ("weight_decay", "grad_clip_cfg", "custom_cfg")
 def adapter(name: str):
     """A ``BaseOptimizer`` subclass named ``name`` for ``optimizer: {type: <name>}``."""
     from paddleseg.optimizers.optimizer import BaseOptimizer
-
-    from ..registry import get_spec
 
     wraps_inner = get_spec(name)[0].wraps_inner
 
@@ -62,8 +62,6 @@ def adapter(name: str):
 
 def _lookahead(options, model, lr):
     from paddleseg.cvlibs import manager
-
-    from ..optimizers import Lookahead
 
     inner = options.get("inner")
     if isinstance(inner, dict) and "type" in inner:  # not pre-built (called outside PaddleSeg's builder)

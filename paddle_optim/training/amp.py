@@ -18,7 +18,20 @@ from typing import Any, Mapping
 
 import paddle
 
+from ..config.ranges import POSITIVE
+from ..config.schema import Field
+
 log = logging.getLogger("paddle_optim.train")
+
+
+#: The ``AMP`` config section.
+AMP_FIELDS = {
+    "enable": Field((bool,), False),
+    "level": Field((str,), "O1", choices=("O1", "O2"), help="O2: fp16/bf16 weights with fp32 master weights"),
+    "dtype": Field((str,), "float16", choices=("float16", "bfloat16")),
+    "init_loss_scaling": Field((float,), 32768.0, POSITIVE),
+    "use_dynamic_loss_scaling": Field((bool,), True),
+}
 
 
 class Amp:

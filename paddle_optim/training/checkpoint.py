@@ -26,16 +26,28 @@ import logging
 import os
 import pickle
 import re
+import shutil
 from typing import Any, Dict, List, Optional, Tuple
 
 import paddle
 
+from ..config.ranges import NON_NEGATIVE
+from ..config.schema import Field
 from ..errors import UserError
 
 log = logging.getLogger("paddle_optim.train")
 
 SUFFIXES = (".pdparams", ".pdopt", ".pdstates")
 FORMAT_VERSION = 1
+
+
+#: The ``Checkpoint`` config section.
+CHECKPOINT_FIELDS = {
+    "save_interval": Field((int,), 1, NON_NEGATIVE, help="keep epoch_N.* every N epochs (0 = never)"),
+    "keep_last": Field((int,), 3, NON_NEGATIVE, help="epoch_N.* snapshots kept (0 = all)"),
+    "save_best": Field((bool,), True, help="best_model.* at the best validation metric"),
+    "interval_steps": Field((int,), 0, NON_NEGATIVE, help="also refresh latest.* every N optimizer steps (0 = per epoch)"),
+}
 
 
 def _fsync_file(path: str) -> None:
@@ -89,8 +101,6 @@ def _commit(prefix: str) -> None:
 def _place_copy(src: str, dst: str) -> None:
     """``dst`` holds the bytes of ``src``: a hard link (instant; later saves replace ``src`` by a new
     file, so the link keeps the old bytes), or a flushed copy where the file system has no links."""
-    import shutil
-
     try:
         os.link(src, dst)
     except OSError:

@@ -107,6 +107,10 @@ def barrier(world: World) -> None:
         dist.barrier()
 
 
+#: The script the launcher runs in every process (paddle_optim/launch_entry.py: the command line).
+LAUNCH_ENTRY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "launch_entry.py")
+
+
 def launch_command(nproc: int, cli_args: Sequence[str], device: str, log_dir: Optional[str]) -> List[str]:
     """The ``paddle.distributed.launch`` line that runs ``paddle-optim <cli_args>`` (a sub-command and
     its arguments) in ``nproc`` processes."""
@@ -115,4 +119,4 @@ def launch_command(nproc: int, cli_args: Sequence[str], device: str, log_dir: Op
         cmd += ["--devices", ",".join(str(i) for i in range(nproc))]
     if log_dir:
         cmd += ["--log_dir", log_dir]
-    return cmd + [os.path.join(os.path.dirname(__file__), "launch_entry.py")] + list(cli_args)
+    return cmd + [LAUNCH_ENTRY] + list(cli_args)

@@ -12,6 +12,17 @@ from typing import Any, Dict
 import numpy as np
 import paddle
 
+from ..config.ranges import OPEN_UNIT
+from ..config.schema import Field
+
+
+#: The ``EMA`` config section.
+EMA_FIELDS = {
+    "enable": Field((bool,), False),
+    "decay": Field((float,), 0.999, OPEN_UNIT),
+    "warmup": Field((bool,), True, help="decay = min(decay, (1 + n) / (10 + n)) after n updates"),
+}
+
 
 class ModelEMA:
     """Args: model (paddle.nn.Layer); decay (float, default 0.999); warmup (bool, default True)."""

@@ -8,11 +8,11 @@ from typing import Dict
 
 import paddle
 
+from ..config.metrics import METRIC_NAME
 from ..data.loader import iterate_batches
 from ..data.sampler import EpochBatchSampler
 from .distributed import World, all_reduce_sum
 
-METRIC_NAME = "top1"
 
 
 @paddle.no_grad()

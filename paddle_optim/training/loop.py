@@ -6,33 +6,37 @@ import contextlib
 import itertools
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
 
 import paddle
 
-from ..clipping import ClipGradByGlobalNormAcrossGroups, global_norm
+from ..factory import build_optimizer
+from ..factory.clipping import ClipGradByGlobalNormAcrossGroups, global_norm
 from ..data import build_datasets
 from ..data.loader import iterate_batches
 from ..data.sampler import EpochBatchSampler
 from ..errors import UserError
 from ..models import build_model
+from ..optimizers.lookahead import innermost
 from ..optimizers.state import load_portable_state_dict, portable_state_dict
-from ..registry import build_optimizer
 from ..schedulers import build_schedule
-from ..schedulers.units import config_steps_per_epoch
+from ..data import config_steps_per_epoch
 from . import checkpoint
 from .amp import Amp
 from .distributed import World, all_reduce_sum
 from .ema import ModelEMA
 from .evaluate import METRIC_NAME, evaluate
+from .loss import build_loss
 from .progress import EpochProgress
-from .records import RunRecords, flatten_config
-from .state import RunState, rng_state, seed_everything, seed_step, set_rng_state
+from .records import DIVERGED, FINISHED, NoRecords, RunRecords, flatten_config
+from .counters import Counters
+from .seeding import rng_state, seed_everything, seed_step, set_rng_state
 
 log = logging.getLogger("paddle_optim.train")
+
+Records = Union[RunRecords, NoRecords]
 
 
 class TrainingDiverged(UserError):
@@ -50,7 +54,7 @@ class Run:
         self.train_set, self.val_set, info = build_datasets(data)
         self.model = build_model(config["Model"], info)
         self.steps_per_epoch = config_steps_per_epoch(config, world.size, len(self.train_set))
-        self.schedule = build_schedule(config, self.steps_per_epoch)
+        self.schedule = build_schedule(config, self.steps_per_epoch, resolved=True)
         optimizer = build_optimizer(config["Optimizer"], self.model, self.schedule.learning_rate)
         self.amp = Amp(config["AMP"], world.device)
         self.model, self.optimizer = self.amp.decorate(self.model, optimizer)
@@ -59,18 +63,17 @@ class Run:
         self.clip = _global_norm_clip(self.optimizer)
         ema = config["EMA"]
         self.ema = ModelEMA(self.model, ema["decay"], ema["warmup"]) if ema["enable"] else None
-        self.loss_fn = paddle.nn.CrossEntropyLoss(label_smoothing=config["Loss"]["label_smoothing"])
+        self.loss_fn = build_loss(config["Loss"])
         self.net = paddle.DataParallel(self.model) if world.size > 1 else self.model
         self.sampler = EpochBatchSampler(self.train_set, data["batch_size"], world.size, world.rank,
                                          shuffle=data["shuffle"], drop_last=data["drop_last"], seed=g["seed"])
-        self.state = RunState()
+        self.counters = Counters()
         self.restored_from: Optional[str] = None  # the checkpoint prefix of a resumed run
 
     # --- checkpoints -----------------------------------------------------------------------------
-    def save(self, prefix: str, records: RunRecords) -> None:
-        records.flush()
+    def save(self, prefix: str) -> None:
         checkpoint.save(prefix, self.model.state_dict(), portable_state_dict(self.optimizer), {
-            "run": self.state.state_dict(), "global_step": self.state.global_step,
+            "run": self.counters.state_dict(), "global_step": self.counters.global_step,
             "schedule": self.schedule.state_dict(), "scaler": self.amp.state_dict(),
             "ema": self.ema.state_dict() if self.ema else None, "rng": rng_state(), "config": dict(self.config)})
 
@@ -88,9 +91,9 @@ class Run:
         if self.ema is not None and states["ema"] is not None:
             self.ema.set_state_dict(states["ema"])
         set_rng_state(states["rng"])
-        self.state = RunState.from_state_dict(states["run"])
-        log.info(f"resumed from {prefix}: epoch {self.state.epoch + 1}, batch {self.state.batch_in_epoch}, "
-                 f"step {self.state.global_step}")
+        self.counters = Counters.from_state_dict(states["run"])
+        log.info(f"resumed from {prefix}: epoch {self.counters.epoch + 1}, batch {self.counters.batch_in_epoch}, "
+                 f"step {self.counters.global_step}")
 
 
 def _set_model_state(model, state: Dict[str, Any]):
@@ -104,7 +107,7 @@ def _set_model_state(model, state: Dict[str, Any]):
 
 def _global_norm_clip(optimizer) -> Optional[ClipGradByGlobalNormAcrossGroups]:
     """The optimizer's global-norm clip (the inner optimizer's for Lookahead / Ranger), or None."""
-    clip = getattr(getattr(optimizer, "inner_optimizer", optimizer), "_grad_clip", None)
+    clip = getattr(innermost(optimizer), "_grad_clip", None)
     return clip if isinstance(clip, ClipGradByGlobalNormAcrossGroups) else None
 
 
@@ -115,23 +118,25 @@ def _warn_config_changes(saved: Mapping[str, Any], current: Mapping[str, Any]) -
         log.warning("resuming with a config that differs from the checkpoint's at: " + ", ".join(changed[:10]))
 
 
-def train(run: Run, records: Optional[RunRecords]) -> Dict[str, Any]:
-    """Train ``run`` to ``Global.epochs``; return the metrics written to ``metrics.json``."""
-    status, message = "finished", None
+def train(run: Run, records: Records) -> Dict[str, Any]:
+    """Train ``run`` to ``Global.epochs``; return the metrics written to ``metrics.json``.
+
+    ``records``: :class:`RunRecords` on rank 0, :class:`NoRecords` on the others.
+    """
+    status, message = FINISHED, None
     try:
         _epochs(run, records)
     except TrainingDiverged as err:
-        status, message = "diverged", err
+        status, message = DIVERGED, err
     metrics = summary(run, status)
-    if records is not None:
-        records.finish(metrics)
+    records.finish(metrics)
     if message is not None:
         raise message
     return metrics
 
 
 def summary(run: Run, status: str) -> Dict[str, Any]:
-    s = run.state
+    s = run.counters
     return {"metric_name": METRIC_NAME, "best_metric": s.best_metric, "best_epoch": s.best_epoch,
             "final_metric": s.last_metric, "epochs": s.epoch, "global_step": s.global_step,
             "steps_per_epoch": run.steps_per_epoch, "train_seconds": s.train_seconds,
@@ -141,129 +146,135 @@ def summary(run: Run, status: str) -> Dict[str, Any]:
             "optimizer": run.config["Optimizer"]["name"], "learning_rate": run.config["Optimizer"]["learning_rate"]}
 
 
-def _epochs(run: Run, records: Optional[RunRecords]) -> None:
-    g, s = run.config["Global"], run.state
-    if records is not None and run.restored_from and s.epoch > 0 and s.batch_in_epoch == 0:
+def _epochs(run: Run, records: Records) -> None:
+    g, s = run.config["Global"], run.counters
+    if run.restored_from and s.epoch > 0 and s.batch_in_epoch == 0:
         # Resumed from an epoch-end checkpoint: the process may have died between its save and the copies.
-        _epoch_copies(run, records.checkpoint_dir, run.restored_from)
+        _epoch_copies(run, records, run.restored_from)
     for epoch in range(s.epoch, g["epochs"]):
         _train_one_epoch(run, records, epoch)
         s.epoch, s.batch_in_epoch = epoch + 1, 0
         if (epoch + 1) % g["eval_interval"] == 0 or epoch + 1 == g["epochs"]:
             _evaluate(run, records, epoch)
-        if records is not None:
-            prefix = os.path.join(records.checkpoint_dir, "latest")
-            run.save(prefix, records)
-            _epoch_copies(run, records.checkpoint_dir, prefix)
+        latest = records.checkpoint("latest", run.save)
+        _epoch_copies(run, records, latest)
 
 
-def _epoch_copies(run: Run, checkpoint_dir: str, prefix: str) -> None:
+def _epoch_copies(run: Run, records: Records, prefix: Optional[str]) -> None:
     """``epoch_N`` (every ``save_interval`` epochs, keep-last) and ``best_model`` (when epoch N set the best
     metric) as copies of the end-of-epoch-N checkpoint ``prefix``. Idempotent."""
-    ckpt, done = run.config["Checkpoint"], run.state.epoch
+    ckpt, done = run.config["Checkpoint"], run.counters.epoch
     if ckpt["save_interval"] and done % ckpt["save_interval"] == 0:
-        checkpoint.copy(prefix, os.path.join(checkpoint_dir, f"epoch_{done}"))
-        checkpoint.prune_epochs(checkpoint_dir, ckpt["keep_last"])
-    if ckpt["save_best"] and run.state.best_epoch == done:
-        checkpoint.copy(prefix, os.path.join(checkpoint_dir, "best_model"))
+        records.copy_checkpoint(prefix, f"epoch_{done}")
+        records.prune_epochs(ckpt["keep_last"])
+    if ckpt["save_best"] and run.counters.best_epoch == done:
+        records.copy_checkpoint(prefix, "best_model")
 
 
-def _evaluate(run: Run, records: Optional[RunRecords], epoch: int) -> None:
+def _evaluate(run: Run, records: Records, epoch: int) -> None:
     data = run.config["Data"]
     with run.ema.applied_to(run.model) if run.ema else contextlib.nullcontext():
         metrics = evaluate(run.model, run.val_set, data["eval_batch_size"], run.loss_fn, run.amp, run.world,
                            data["num_workers"])
     run.schedule.on_evaluation(metrics)
-    s = run.state
+    s = run.counters
     s.last_metric = metrics[METRIC_NAME]
     if s.best_metric is None or s.last_metric > s.best_metric:
         s.best_metric, s.best_epoch = s.last_metric, epoch + 1
     log.info(f"eval epoch {epoch + 1}: loss {metrics['loss']:.4f} {METRIC_NAME} {s.last_metric:.4f} "
              f"(best {s.best_metric:.4f} at epoch {s.best_epoch})")
-    if records is not None:
-        records.evaluation(epoch + 1, s.global_step, metrics)
+    records.evaluation(epoch + 1, s.global_step, metrics)
 
 
-def _train_one_epoch(run: Run, records: Optional[RunRecords], epoch: int) -> None:
-    s, accumulate = run.state, run.config["Global"]["accumulate_steps"]
+def _train_one_epoch(run: Run, records: Records, epoch: int) -> None:
+    """The rest of epoch ``epoch``. For each optimizer step: its window of micro-batches (``accumulate_steps``
+    of them from the epoch start; the last window may be shorter), forward/backward over the window and
+    the step (:func:`optimizer_step`); then the bookkeeping (counters, schedule, log); then ``latest``
+    when ``Checkpoint.interval_steps`` says it is due."""
+    g, data, s = run.config["Global"], run.config["Data"], run.counters
+    accumulate, interval_steps = g["accumulate_steps"], run.config["Checkpoint"]["interval_steps"]
     run.sampler.set_epoch(epoch, s.batch_in_epoch)
-    progress = EpochProgress(epoch + 1, run.config["Global"]["epochs"], run.steps_per_epoch,
-                             math.ceil(s.batch_in_epoch / accumulate), records is not None)
+    num_batches = run.sampler.batches_per_epoch()
+    progress = EpochProgress(epoch + 1, g["epochs"], run.steps_per_epoch, math.ceil(s.batch_in_epoch / accumulate),
+                             run.world.is_main)
     run.net.train()
     clock = _Clock(s)
+    interval = _LogInterval()
+    batches = iterate_batches(run.train_set, run.sampler, data["num_workers"])
+    first = s.batch_in_epoch
     try:
-        for _ in _optimizer_steps(run, records, epoch, progress):
-            # Only the step loop counts as training time, not the checkpoints written inside the epoch.
-            clock.stop()
-            run.save(os.path.join(records.checkpoint_dir, "latest"), records)
-            clock.start()
+        for window_start in range(first, num_batches, accumulate):
+            window = min(accumulate, num_batches - window_start)
+            if window_start == first or _resumable_here(s, interval_steps):
+                seed_step(g["seed"], run.world.rank, s.global_step)  # where a run can resume from
+            lr, momentum = run.schedule.current_lr(), run.schedule.current_momentum()
+            outcome = optimizer_step(run, batches, window)
+            _bookkeeping(run, records, epoch, outcome, window_start + window, lr, momentum, interval)
+            progress.advance(math.ceil(s.batch_in_epoch / accumulate), interval.shown_loss(s), lr, interval.line)
+            # The epoch's last step is saved by the epoch end (after its evaluation).
+            if _resumable_here(s, interval_steps) and s.batch_in_epoch < num_batches:
+                clock.stop()  # checkpoints are not training time
+                records.checkpoint("latest", run.save)
+                clock.start()
     finally:
         clock.stop()
         progress.close()
 
 
-class _Clock:
-    """Adds wall and CPU seconds of the step loop to ``RunState.train_seconds`` / ``train_cpu_seconds``."""
+def _resumable_here(s: Counters, interval_steps: int) -> bool:
+    """Whether ``Checkpoint.interval_steps`` puts a resume point (``latest``) after the step just done."""
+    return bool(interval_steps) and s.global_step % interval_steps == 0
 
-    def __init__(self, state: RunState):
-        self.state = state
+
+class _Clock:
+    """Adds wall and CPU seconds of the step loop to ``Counters.train_seconds`` / ``train_cpu_seconds``."""
+
+    def __init__(self, counters: Counters):
+        self.counters = counters
         self.start()
 
     def start(self) -> None:
         self.wall, self.cpu = time.perf_counter(), time.process_time()
 
     def stop(self) -> None:
-        self.state.train_seconds += time.perf_counter() - self.wall
-        self.state.train_cpu_seconds += time.process_time() - self.cpu
+        self.counters.train_seconds += time.perf_counter() - self.wall
+        self.counters.train_cpu_seconds += time.process_time() - self.cpu
         self.start()
 
 
-def _optimizer_steps(run: Run, records: Optional[RunRecords], epoch: int, progress: EpochProgress):
-    """Run the rest of the epoch; yield whenever ``latest`` is due (``Checkpoint.interval_steps``)."""
-    g, data = run.config["Global"], run.config["Data"]
-    s, world, accumulate = run.state, run.world, g["accumulate_steps"]
-    num_batches = run.sampler.batches_per_epoch()
-    interval_steps = run.config["Checkpoint"]["interval_steps"]
-    # The interval's loss sum lives in the saved RunState (a resumed run logs the same means);
-    # its sample count and start time only feed samples/s.
-    interval = {"samples": 0, "start": time.perf_counter()}
-    first = s.batch_in_epoch
-    batches = iterate_batches(run.train_set, run.sampler, data["num_workers"])
-    # Micro-batches form windows of `accumulate` from the epoch start; the last one may be shorter.
-    for window_start in range(first, num_batches, accumulate):
-        window_len = min(accumulate, num_batches - window_start)
-        head = next(batches, None)
-        if head is None:
-            return
-        if window_start == first or (interval_steps and s.global_step % interval_steps == 0):
-            seed_step(g["seed"], world.rank, s.global_step)  # where a run can resume (epoch start, latest)
-        lr, momentum = run.schedule.current_lr(), run.schedule.current_momentum()
-        log_now = (s.global_step + 1) % g["log_interval"] == 0
-        outcome = optimizer_step(run, itertools.chain([head], batches), window_len)
-        if outcome.skipped is not None:
-            _skip_step(run, epoch, outcome.skipped)
-        else:
-            s.nonfinite_in_row = 0
-            s.log_loss_sum += sum(outcome.losses) / len(outcome.losses)
-            s.log_loss_steps += 1
-            run.schedule.step()  # a skipped step leaves the schedule where it was, like everything else
-        s.global_step += 1
-        s.batch_in_epoch = window_start + window_len
-        s.samples_seen += outcome.samples * world.size
-        interval["samples"] += outcome.samples * world.size
+class _LogInterval:
+    """Samples and wall time since the last log line (they only feed samples/s; the loss sum of the
+    interval lives in the saved Counters, so a resumed run logs the same means)."""
 
-        line = None
-        mean_loss = s.log_loss_sum / s.log_loss_steps if s.log_loss_steps else float("nan")
-        if log_now:
-            line = _log_interval(records, s, epoch, interval, mean_loss, lr, momentum, outcome.grad_norm)
-            s.log_loss_sum, s.log_loss_steps = 0.0, 0
-            interval = {"samples": 0, "start": time.perf_counter()}
-        progress.advance(math.ceil(s.batch_in_epoch / accumulate), None if math.isnan(mean_loss) else mean_loss,
-                         lr, line)
-        # The epoch's last step is saved by the epoch end (after its evaluation).
-        if records is not None and interval_steps and s.global_step % interval_steps == 0 \
-                and s.batch_in_epoch < num_batches:
-            yield
+    def __init__(self):
+        self.samples, self.start, self.line = 0, time.perf_counter(), None
+
+    def shown_loss(self, s: Counters) -> Optional[float]:
+        return s.log_loss_sum / s.log_loss_steps if s.log_loss_steps else None
+
+
+def _bookkeeping(run: Run, records: Records, epoch: int, outcome: "StepOutcome", batch_in_epoch: int,
+                 lr: float, momentum: Optional[float], interval: _LogInterval) -> None:
+    """After one optimizer step (or a skipped one): counters, schedule, and every ``log_interval`` a log point."""
+    s, world = run.counters, run.world
+    if outcome.skipped is not None:
+        _skip_step(run, epoch, outcome.skipped)
+    else:
+        s.nonfinite_in_row = 0
+        s.log_loss_sum += sum(outcome.losses) / len(outcome.losses)
+        s.log_loss_steps += 1
+        run.schedule.step()  # a skipped step leaves the schedule where it was, like everything else
+    s.global_step += 1
+    s.batch_in_epoch = batch_in_epoch
+    s.samples_seen += outcome.samples * world.size
+    interval.samples += outcome.samples * world.size
+    interval.line = None
+    if s.global_step % run.config["Global"]["log_interval"] == 0:
+        mean_loss = interval.shown_loss(s)
+        interval.line = _log_interval(records, s, epoch, interval, float("nan") if mean_loss is None else mean_loss,
+                                      lr, momentum, outcome.grad_norm)
+        s.log_loss_sum, s.log_loss_steps = 0.0, 0
+        interval.samples, interval.start = 0, time.perf_counter()
 
 
 @dataclass(frozen=True)
@@ -333,7 +344,7 @@ def _gradient_norm(run: Run) -> float:
 def _skip_step(run: Run, epoch: int, what: str) -> None:
     """A non-finite ``what`` (loss or gradient) in the window (:func:`optimizer_step` updated nothing):
     count it, leave the schedule where it was; stop after too many in a row."""
-    s, g = run.state, run.config["Global"]
+    s, g = run.counters, run.config["Global"]
     s.nonfinite_steps += 1
     s.nonfinite_in_row += 1
     log.warning(f"non-finite {what} at step {s.global_step + 1} (epoch {epoch + 1}): step skipped, weights, "
@@ -345,14 +356,13 @@ def _skip_step(run: Run, epoch: int, what: str) -> None:
             f"add warmup or grad_clip. The last good checkpoint is kept in {g['output_dir']}/checkpoints")
 
 
-def _log_interval(records: Optional[RunRecords], s: RunState, epoch: int, interval: Dict[str, float],
+def _log_interval(records: Records, s: Counters, epoch: int, interval: _LogInterval,
                   mean_loss: float, lr: float, momentum: Optional[float], grad_norm: Optional[float]) -> str:
     """Write one ``log_interval`` point (CSV, VisualDL) and return the log line."""
-    elapsed = time.perf_counter() - interval["start"]
+    elapsed = time.perf_counter() - interval.start
     values = {"loss": mean_loss, "lr": lr, "momentum": momentum, "grad_norm": grad_norm,
-              "samples_per_sec": interval["samples"] / elapsed if elapsed > 0 else None}
-    if records is not None:
-        records.training(s.global_step, epoch + 1, values)
+              "samples_per_sec": interval.samples / elapsed if elapsed > 0 else None}
+    records.training(s.global_step, epoch + 1, values)
     return (f"loss {mean_loss:.4f} lr {lr:.4g}" + (f" momentum {momentum:.4g}" if momentum is not None else "")
             + (f" grad_norm {grad_norm:.3g}" if grad_norm is not None else "")
             + f" samples/s {values['samples_per_sec'] or 0:.0f}")

@@ -18,10 +18,27 @@ import csv
 import glob
 import json
 import logging
+import logging.handlers
 import os
 import sys
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+import yaml
+
+from ..config.metrics import METRIC_NAME
+from . import checkpoint
+
+#: The files of a run directory (``Global.output_dir``), declared once; ``compare`` reads them back.
+LOG_FILE = "train.log"
+CONFIG_FILE = "config.yaml"
+TRAIN_LOG = "train_log.csv"
+EVAL_LOG = "eval_log.csv"
+METRICS_FILE = "metrics.json"
+CURVES_FILE = "curves.png"
+VISUALDL_DIR = "vdl"
+#: ``metrics.json`` ``status`` of a run that ended: all steps done, or stopped by non-finite losses.
+FINISHED, DIVERGED = "finished", "diverged"
 
 TRAIN_COLUMNS = ("step", "epoch", "loss", "lr", "momentum")
 EVAL_COLUMNS = ("epoch", "step", "loss", "metric")
@@ -36,8 +53,6 @@ def setup_logging(output_dir: Optional[str], keep_early: bool = True) -> None:
     directory may be touched (lint warnings, "AMP is inactive") are kept in memory and written to
     ``train.log`` when it is opened.
     """
-    import logging.handlers
-
     fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
     early = [h for h in log.handlers if isinstance(h, logging.handlers.MemoryHandler)]
     for handler in list(log.handlers):
@@ -53,7 +68,7 @@ def setup_logging(output_dir: Optional[str], keep_early: bool = True) -> None:
         if keep_early:
             log.addHandler(logging.handlers.MemoryHandler(capacity=100000, flushLevel=logging.CRITICAL + 1))
         return
-    file_handler = logging.FileHandler(os.path.join(output_dir, "train.log"), encoding="utf-8")
+    file_handler = logging.FileHandler(os.path.join(output_dir, LOG_FILE), encoding="utf-8")
     file_handler.setFormatter(fmt)
     for memory in early:
         memory.setTarget(file_handler)
@@ -203,8 +218,8 @@ def plot_curves(output_dir: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    train = read_csv(os.path.join(output_dir, "train_log.csv"))
-    evals = read_csv(os.path.join(output_dir, "eval_log.csv"))
+    train = read_csv(os.path.join(output_dir, TRAIN_LOG))
+    evals = read_csv(os.path.join(output_dir, EVAL_LOG))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     steps = [int(r["step"]) for r in train]
     axes[0].plot(steps, [float(r["loss"]) for r in train], label="train")
@@ -219,7 +234,7 @@ def plot_curves(output_dir: str) -> str:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = os.path.join(output_dir, "curves.png")
+    path = os.path.join(output_dir, CURVES_FILE)
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
@@ -229,20 +244,18 @@ class RunRecords:
     """Rank 0's writer of everything above; created only after the whole config was validated."""
 
     def __init__(self, output_dir: str, config: Mapping[str, Any], resume_step: Optional[int]):
-        import yaml
-
         self.output_dir = output_dir
         self.checkpoint_dir = os.path.join(output_dir, "checkpoints")
         os.makedirs(self.checkpoint_dir, exist_ok=True)
         # A metrics.json from an earlier (shorter or diverged) run would claim this one has ended.
-        if os.path.exists(os.path.join(output_dir, "metrics.json")):
-            os.remove(os.path.join(output_dir, "metrics.json"))
-        with open(os.path.join(output_dir, "config.yaml"), "w", encoding="utf-8") as fh:
+        if os.path.exists(os.path.join(output_dir, METRICS_FILE)):
+            os.remove(os.path.join(output_dir, METRICS_FILE))
+        with open(os.path.join(output_dir, CONFIG_FILE), "w", encoding="utf-8") as fh:
             yaml.safe_dump(dict(config), fh, sort_keys=False)
-        self.train_csv = CsvLog(os.path.join(output_dir, "train_log.csv"), TRAIN_COLUMNS, resume_step)
-        self.eval_csv = CsvLog(os.path.join(output_dir, "eval_log.csv"), EVAL_COLUMNS, resume_step)
-        self.vdl = VisualDL(os.path.join(output_dir, "vdl"), resume_step)
-        self.vdl.hyperparameters(config, ["eval/top1", "eval/loss"])
+        self.train_csv = CsvLog(os.path.join(output_dir, TRAIN_LOG), TRAIN_COLUMNS, resume_step)
+        self.eval_csv = CsvLog(os.path.join(output_dir, EVAL_LOG), EVAL_COLUMNS, resume_step)
+        self.vdl = VisualDL(os.path.join(output_dir, VISUALDL_DIR), resume_step)
+        self.vdl.hyperparameters(config, [f"eval/{METRIC_NAME}", "eval/loss"])
 
     def training(self, step: int, epoch: int, values: Mapping[str, Optional[float]]) -> None:
         """One ``log_interval`` point: loss, lr, momentum, grad_norm, samples_per_sec."""
@@ -251,7 +264,7 @@ class RunRecords:
         self.vdl.scalars({f"train/{k}": v for k, v in values.items()}, step)
 
     def evaluation(self, epoch: int, step: int, metrics: Mapping[str, float]) -> None:
-        self.eval_csv.write({"epoch": epoch, "step": step, "loss": metrics["loss"], "metric": metrics["top1"]})
+        self.eval_csv.write({"epoch": epoch, "step": step, "loss": metrics["loss"], "metric": metrics[METRIC_NAME]})
         self.vdl.scalars({f"eval/{k}": v for k, v in metrics.items()}, step)
 
     def flush(self) -> None:
@@ -260,10 +273,51 @@ class RunRecords:
         self.eval_csv.flush()
         self.vdl.flush()
 
+    def checkpoint(self, name: str, save: Callable[[str], None]) -> str:
+        """Make the tables complete, then write ``checkpoints/<name>.*`` with ``save(prefix)``; the prefix."""
+        self.flush()
+        prefix = os.path.join(self.checkpoint_dir, name)
+        save(prefix)
+        return prefix
+
+    def copy_checkpoint(self, source_prefix: str, name: str) -> None:
+        """``checkpoints/<name>.*`` as a copy of the checkpoint at ``source_prefix``."""
+        checkpoint.copy(source_prefix, os.path.join(self.checkpoint_dir, name))
+
+    def prune_epochs(self, keep_last: int) -> None:
+        """Keep the newest ``keep_last`` ``epoch_N`` checkpoints (0 = all)."""
+        checkpoint.prune_epochs(self.checkpoint_dir, keep_last)
+
     def finish(self, metrics: Mapping[str, Any]) -> None:
         """Close everything; ``metrics.json`` comes last, so its presence means the run ended."""
         self.train_csv.close()
         self.eval_csv.close()
         self.vdl.close()
         plot_curves(self.output_dir)
-        write_metrics(os.path.join(self.output_dir, "metrics.json"), metrics)
+        write_metrics(os.path.join(self.output_dir, METRICS_FILE), metrics)
+
+
+class NoRecords:
+    """What ranks other than 0 write: nothing. It takes every call :class:`RunRecords` takes, so the
+    loop reads the same on every rank."""
+
+    def training(self, step: int, epoch: int, values: Mapping[str, Optional[float]]) -> None:
+        pass
+
+    def evaluation(self, epoch: int, step: int, metrics: Mapping[str, float]) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def checkpoint(self, name: str, save: Callable[[str], None]) -> None:
+        pass
+
+    def copy_checkpoint(self, source_prefix: str, name: str) -> None:
+        pass
+
+    def prune_epochs(self, keep_last: int) -> None:
+        pass
+
+    def finish(self, metrics: Mapping[str, Any]) -> None:
+        pass

@@ -6,7 +6,7 @@ import pytest
 
 from paddle_optim.compare import grid
 from paddle_optim.compare.grid import Cell
-from paddle_optim.compare.runner import job_spec, make_job, plan
+from paddle_optim.compare.jobs import job_spec, make_job, plan
 from paddle_optim.config import apply_overrides, parse_override
 from paddle_optim.errors import UserError
 
@@ -131,7 +131,7 @@ def test_nproc_is_passed_on_to_each_train_run(tmp_path):
 def test_every_registered_optimizer_gets_a_valid_cell_config():
     from paddle_optim.compare.command import validate_cells
     from paddle_optim.config import load_config
-    from paddle_optim.registry import list_optimizers
+    from paddle_optim.factory import list_optimizers
 
     base = load_config(os.path.join(os.path.dirname(__file__), "..", "..", "configs", "compare", "deep_mlp.yaml"))
     cells = [Cell(name, 0.01, 0) for name, _ in list_optimizers()]

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from paddle_optim.compare import aggregate
-from paddle_optim.compare.aggregate import RunResult, Stat
+from paddle_optim.compare.aggregate import CellResult, Stat
 from paddle_optim.compare.grid import Cell
 from paddle_optim.compare.plots import write_plots
 from paddle_optim.compare.report import write_results
@@ -36,7 +36,7 @@ def results(tmp_path, run_writer):
     for (opt, lr, seed), spec in GRID.items():
         run_dir = str(tmp_path / "runs" / f"{opt}_{lr}_{seed}")
         run_writer(run_dir, **spec)
-        out.append(RunResult(Cell(opt, lr, seed), run_dir, read_run(run_dir), 0.95))
+        out.append(CellResult(Cell(opt, lr, seed), run_dir, read_run(run_dir), 0.95))
     return out
 
 
@@ -107,7 +107,7 @@ def test_best_setting_prefers_settings_without_failures(tmp_path, run_writer):
                      (0.01, dict(metrics_per_eval=(0.9,)))):
         run_dir = str(tmp_path / f"{lr}_{len(results)}")
         run_writer(run_dir, **spec)
-        results.append(RunResult(Cell("SGD", lr, len(results)), run_dir, read_run(run_dir), 0.5))
+        results.append(CellResult(Cell("SGD", lr, len(results)), run_dir, read_run(run_dir), 0.5))
     group = aggregate.by_optimizer(aggregate.group_settings(results))[("SGD", "config")]
     assert aggregate.best_setting(group).learning_rate == 0.01
 

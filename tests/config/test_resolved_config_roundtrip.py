@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from paddle_optim.config import load_config
-from paddle_optim.config.resolve import resolve_config
+from paddle_optim.sections import resolve_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "**", "*.yaml"), recursive=True))

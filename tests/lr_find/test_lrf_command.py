@@ -9,7 +9,7 @@ from paddle_optim.cli import main
 from paddle_optim.lr_find.sweep import finder_config, sweep
 from paddle_optim.training.distributed import World
 from paddle_optim.training.loop import Run
-from paddle_optim.training.runner import prepare
+from paddle_optim.sections import load_resolved_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QUICKSTART = os.path.join(ROOT, "configs", "quickstart.yaml")
@@ -80,7 +80,7 @@ def prepare_dict(config):
         path = os.path.join(d, "c.yaml")
         with open(path, "w") as fh:
             yaml.safe_dump(dict(config, Global=dict(config["Global"], output_dir=os.path.join(d, "run"))), fh)
-        return prepare(path, [])
+        return load_resolved_config(path, [])
 
 
 def test_ranger_through_the_command_prints_the_rectifier_and_the_ripple(tmp_path, capsys):

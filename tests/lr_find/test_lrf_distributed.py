@@ -1,12 +1,12 @@
 """lr-find under paddle.distributed.launch, 2 CPU processes (gloo): the ranks agree on every learning
 rate, the curve and the stop; one rank's non-finite loss stops both, without a hang."""
 import os
-import subprocess
 import sys
 
-import numpy as np
 import pytest
 import yaml
+
+from launching import assert_ranks_identical, child_env, launch, run_process
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT = 180
@@ -27,41 +27,25 @@ def config_file(tmp_path, **sections):
     return str(path)
 
 
-def run(cmd, tmp_path):
-    env = dict(os.environ, PYTHONUNBUFFERED="1", PADDLE_DISTRI_BACKEND="gloo",
-               PYTHONPATH=os.pathsep.join([HERE] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            cwd=tmp_path, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        pytest.fail(f"{cmd} hung:\n{proc.communicate()[0][-3000:]}")
-    return proc.returncode, out
-
-
 @pytest.mark.slow
 def test_two_ranks_apply_the_same_learning_rates_and_share_one_curve_and_stop(tmp_path):
     dump = tmp_path / "dump"
     dump.mkdir()
-    code, out = run([sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir",
-                     str(tmp_path / "log"), os.path.join(HERE, "lrf_dist_worker.py"), config_file(tmp_path),
-                     str(dump)], tmp_path)
-    logs = "".join(p.read_text(errors="replace") for p in sorted((tmp_path / "log").glob("workerlog.*")))
-    assert code == 0, (out + logs)[-4000:]
-    first, second = (dict(np.load(dump / f"rank{r}.npz")) for r in (0, 1))
+    code, out = launch(tmp_path / "log", ["lr-find", dump, config_file(tmp_path)], env=child_env(HERE),
+                       timeout=TIMEOUT, cwd=tmp_path)
+    assert code == 0, out[-4000:]
+    first = assert_ranks_identical(dump, must_have=("applied", "losses", "stop"))
     assert str(first["stop"]).startswith("the smoothed loss exceeded 4x")  # Momentum 0.9 diverges before lr 10
     assert len(first["losses"]) < 30
-    for key in first:
-        np.testing.assert_array_equal(first[key], second[key], err_msg=key)
 
 
 @pytest.mark.slow
 def test_one_rank_diverging_stops_both_at_the_same_step_through_the_command(tmp_path):
     config = config_file(tmp_path, Model={"name": "lrf_models:NaNOnOneRank", "rank": 1, "at_forward": 12})
     out_png = tmp_path / "find" / "lf.png"
-    code, out = run([sys.executable, "-m", "paddle_optim", "lr-find", "-c", config, "--nproc", "2",
-                     "--start", "1e-5", "--end", "1e-2", "--steps", "30", "--out", str(out_png)], tmp_path)
+    code, out = run_process([sys.executable, "-m", "paddle_optim", "lr-find", "-c", config, "--nproc", "2",
+                             "--start", "1e-5", "--end", "1e-2", "--steps", "30", "--out", str(out_png)],
+                            TIMEOUT, env=child_env(HERE), cwd=tmp_path)
     assert code == 0, out[-4000:]
     assert "stopped early: non-finite loss at step 12" in out, out[-4000:]
     with open(tmp_path / "find" / "lf.csv") as fh:

@@ -7,9 +7,17 @@ from its own autograd. Shapes cover rank 1, 2 and 4 (gradient centralisation car
 # zlib before paddle and torch: see paddle_optim/__init__.py.
 import zlib  # noqa: F401
 
+import os
+import sys
+
 import numpy as np
 import paddle
 import pytest
+
+# optimizer_info.py (the optimizer-info table) importable from the tests of this directory.
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
 
 from paddle_optim import compat
 

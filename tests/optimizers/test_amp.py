@@ -3,19 +3,12 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_optim import Lookahead, RAdam, Ranger
+from paddle_optim import RAdam, Ranger
+from optimizer_info import AMP_K, amp_configurations
 from paddle_optim.optimizers.state import portable_state_dict
 
-K = 4
-
-OPTIMIZERS = {
-    "RAdam": lambda ps: RAdam(0.01, parameters=ps),
-    "Ranger": lambda ps: Ranger(0.01, parameters=ps, k=K),
-    "Lookahead Momentum": lambda ps: Lookahead(
-        paddle.optimizer.Momentum(0.01, parameters=ps), k=K),
-    "Lookahead Adam": lambda ps: Lookahead(paddle.optimizer.Adam(0.01, parameters=ps), k=K),
-    "Lookahead RAdam": lambda ps: Lookahead(RAdam(0.01, parameters=ps), k=K),
-}
+K = AMP_K
+OPTIMIZERS = amp_configurations()
 
 
 def _flatten(tree, prefix=""):

@@ -91,7 +91,7 @@ def test_momentum_schedule_drives_every_group(problem, rel_err):
 @pytest.mark.parametrize("key,value,message", [
     ("beta1", 1.0, "beta1=1.0 is out of range; allowed: [0, 1)"),
     ("beta2", -0.5, "beta2=-0.5 is out of range; allowed: [0, 1)"),
-    ("epsilon", 0.0, "epsilon=0.0 is out of range; allowed: (0, inf)"),
+    ("epsilon", 0.0, "epsilon=0.0 is out of range; allowed: > 0"),
 ])
 def test_bad_group_hyperparameters_are_refused(key, value, message):
     with pytest.raises(ValueError, match=re.escape(message)):

@@ -3,17 +3,13 @@ import numpy as np
 import paddle
 import pytest
 
+from optimizer_info import lookahead_inners
 from paddle_optim import Lookahead, RAdam, Ranger
 
 STEPS = 60
 TOLERANCE = 1e-10
 
-INNER = {
-    "Momentum": lambda params: paddle.optimizer.Momentum(0.05, momentum=0.9, parameters=params),
-    "Adam": lambda params: paddle.optimizer.Adam(0.01, parameters=params),
-    "AdamW": lambda params: paddle.optimizer.AdamW(0.01, parameters=params, weight_decay=0.1),
-    "RAdam": lambda params: RAdam(0.01, parameters=params),
-}
+INNER = lookahead_inners()
 
 
 def _algorithm1(prob, make_inner, alpha, k):

@@ -6,60 +6,25 @@ import paddle
 import pytest
 
 from paddle_optim import Lookahead, RAdam, Ranger
+from optimizer_info import bad_inputs, linear_params
 from paddle_optim.optimizers import functional as F
 
 
-def _params():
-    return paddle.nn.Linear(3, 2).parameters()
-
-
-def _lookahead(**kwargs):
-    return Lookahead(paddle.optimizer.SGD(0.1, parameters=_params()), **kwargs)
-
-
-# factory, keyword arguments, the message (names argument, value and allowed range)
-BAD_ARGUMENTS = [
-    (RAdam, dict(learning_rate=-0.1), "learning_rate=-0.1 is out of range; allowed: [0, inf)"),
-    (RAdam, dict(beta1=1.0), "beta1=1.0 is out of range; allowed: [0, 1)"),
-    (RAdam, dict(beta1=-0.1), "beta1=-0.1 is out of range; allowed: [0, 1)"),
-    (RAdam, dict(beta2=1.5), "beta2=1.5 is out of range; allowed: [0, 1)"),
-    (RAdam, dict(epsilon=0.0), "epsilon=0.0 is out of range; allowed: (0, inf)"),
-    (RAdam, dict(epsilon=-1e-8), "epsilon=-1e-08 is out of range; allowed: (0, inf)"),
-    (RAdam, dict(beta1="0.9"), "beta1='0.9' must be a number in [0, 1)"),
-    (RAdam, dict(weight_decay=-0.1), "weight_decay=-0.1 is out of range; allowed: [0, inf)"),
-    (RAdam, dict(weight_decay=paddle.regularizer.L2Decay(0.1), decoupled_weight_decay=True),
-     "decoupled decay takes a float coefficient; allowed: None or a float >= 0"),
-    (RAdam, dict(parameters=None), "parameters=None: the optimizer needs the parameters"),
-    (RAdam, dict(parameters=[]), "parameters=[]: the optimizer needs the parameters"),
-    (Ranger, dict(learning_rate=-1.0), "learning_rate=-1.0 is out of range; allowed: [0, inf)"),
-    (Ranger, dict(beta2=1.0), "beta2=1.0 is out of range; allowed: [0, 1)"),
-    (Ranger, dict(alpha=0.0), "alpha=0.0 is out of range; allowed: (0, 1]"),
-    (Ranger, dict(alpha=1.5), "alpha=1.5 is out of range; allowed: (0, 1]"),
-    (Ranger, dict(k=0), "k=0 is out of range; allowed: an integer >= 1"),
-    (Ranger, dict(k=2.5), "k=2.5 is out of range; allowed: an integer >= 1"),
-    (Ranger, dict(parameters=None), "parameters=None: the optimizer needs the parameters"),
-    (_lookahead, dict(alpha=-0.5), "alpha=-0.5 is out of range; allowed: (0, 1]"),
-    (_lookahead, dict(k=0), "k=0 is out of range; allowed: an integer >= 1"),
-]
-
-
-@pytest.mark.parametrize("factory,kwargs,message", BAD_ARGUMENTS,
-                         ids=[f"{f.__name__}-{sorted(k)[0]}" for f, k, _ in BAD_ARGUMENTS])
-def test_bad_hyperparameters_raise_value_error(factory, kwargs, message):
-    if factory is not _lookahead:
-        kwargs = dict({"parameters": _params()}, **kwargs)
+@pytest.mark.parametrize("name,make,kwargs,message", bad_inputs(),
+                         ids=[f"{name}-{sorted(k)[0]}" for name, _, k, _ in bad_inputs()])
+def test_bad_hyperparameters_raise_value_error(name, make, kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        factory(**kwargs)
+        make(**dict({"parameters": linear_params()}, **kwargs))
 
 
 def test_unknown_group_key_is_refused():
     with pytest.raises(ValueError, match=re.escape("parameter group keys ['beta'] are not")):
-        RAdam(parameters=[{"params": _params(), "beta": 0.5}])
+        RAdam(parameters=[{"params": linear_params(), "beta": 0.5}])
 
 
 def test_lookahead_needs_an_optimizer():
     with pytest.raises(TypeError, match="inner_optimizer must be a paddle.optimizer.Optimizer"):
-        Lookahead(_params())
+        Lookahead(linear_params())
 
 
 def _random_tensors(rng, dtype, shapes):
@@ -148,7 +113,7 @@ def test_minimize_equals_step(problem):
 
 
 def test_learning_rate_accessors_reach_the_inner_optimizer():
-    opt = Ranger(0.01, parameters=_params())
+    opt = Ranger(0.01, parameters=linear_params())
     opt.set_lr(0.5)
     assert opt.get_lr() == opt.inner_optimizer.get_lr() == 0.5
     scheduler = paddle.optimizer.lr.StepDecay(0.1, step_size=1, gamma=0.5)

@@ -10,6 +10,7 @@ import numpy as np
 import paddle
 import pytest
 
+from optimizer_info import RESUME_STEPS, resume_configurations
 from paddle_optim import Lookahead, RAdam, Ranger
 from paddle_optim.optimizers.state import (
     StateDictMismatch,
@@ -17,41 +18,9 @@ from paddle_optim.optimizers.state import (
     portable_state_dict,
 )
 
-TOTAL, SAVE_AT = 20, 7  # 7 is no multiple of Lookahead's k (5) nor Ranger's (6)
-
-
-def _cosine():
-    return paddle.optimizer.lr.CosineAnnealingDecay(0.02, T_max=TOTAL)
-
-
+TOTAL, SAVE_AT = RESUME_STEPS, 7  # 7 is no multiple of Lookahead's k (5) nor Ranger's (6)
 # name -> (dtype, factory(params) -> optimizer)
-OPTIMIZERS = {
-    "RAdam groups": ("float32", lambda ps: RAdam(
-        _cosine(), parameters=[{"params": ps[:2]}, {"params": ps[2:], "learning_rate": 0.5}],
-        weight_decay=0.01, decoupled_weight_decay=True)),
-    "Ranger": ("float32", lambda ps: Ranger(_cosine(), parameters=ps)),
-    "Ranger float64": ("float64", lambda ps: Ranger(0.01, parameters=ps, weight_decay=0.01)),
-    "Ranger fp16 master": ("float16", lambda ps: Ranger(_cosine(), parameters=ps,
-                                                        multi_precision=True)),
-    "Lookahead Momentum": ("float32", lambda ps: Lookahead(
-        paddle.optimizer.Momentum(_cosine(), momentum=0.9, parameters=ps), k=5)),
-    "Lookahead AdamW": ("float32", lambda ps: Lookahead(
-        paddle.optimizer.AdamW(0.01, parameters=ps), alpha=0.7, k=5)),
-    "native AdamW": ("float32", lambda ps: paddle.optimizer.AdamW(_cosine(), parameters=ps)),
-    "native Momentum groups": ("float32", lambda ps: paddle.optimizer.Momentum(
-        0.05, parameters=[{"params": ps[:1]}, {"params": ps[1:], "learning_rate": 0.5}])),
-    "native multi-tensor Adam": ("float32", lambda ps: paddle.optimizer.Adam(
-        0.01, parameters=ps, use_multi_tensor=True)),
-    "Lookahead multi-tensor Momentum": ("float32", lambda ps: Lookahead(
-        paddle.optimizer.Momentum(0.05, parameters=ps, use_multi_tensor=True), k=5)),
-    "native SGD": ("float32", lambda ps: paddle.optimizer.SGD(_cosine(), parameters=ps)),
-    "native RMSProp": ("float32", lambda ps: paddle.optimizer.RMSProp(
-        0.01, parameters=ps, momentum=0.5, centered=True)),
-    "native Adagrad": ("float32", lambda ps: paddle.optimizer.Adagrad(0.01, parameters=ps)),
-    "native Adamax": ("float32", lambda ps: paddle.optimizer.Adamax(0.01, parameters=ps)),
-    "native Lamb": ("float32", lambda ps: paddle.optimizer.Lamb(0.01, parameters=ps)),
-    "native Adadelta": ("float32", lambda ps: paddle.optimizer.Adadelta(0.01, parameters=ps)),
-}
+OPTIMIZERS = resume_configurations()
 
 
 def _scheduler_step(optimizer):

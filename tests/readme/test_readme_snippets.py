@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from paddle_optim.cli import build_parser
-from paddle_optim.config.resolve import _section_validators
+from paddle_optim.sections import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -163,7 +163,7 @@ def parse(args: List[str]) -> Tuple[Optional[argparse.Namespace], Optional[str]]
 
 
 def _is_training_config(document) -> bool:
-    return isinstance(document, dict) and any(key in _section_validators() for key in document)
+    return isinstance(document, dict) and any(key in SECTIONS for key in document)
 
 
 # One Python process checks every config in turn (Paddle is imported once, not once per config);

@@ -87,8 +87,8 @@ def install(spec: str) -> None:
         original_gradient_norm = loop._gradient_norm
 
         def gradient_norm(run):
-            if run.state.global_step == n:
-                _die(f"optimizer step {run.state.global_step}")
+            if run.counters.global_step == n:
+                _die(f"optimizer step {run.counters.global_step}")
             return original_gradient_norm(run)
         loop._gradient_norm = gradient_norm
     else:

@@ -1,16 +1,14 @@
 """Helpers of the reliability tests: small configs, subprocess runs that always end, checkpoint comparison."""
-import contextlib
-import copy
 import json
 import os
-import signal
-import subprocess
 import sys
 
 import numpy as np
 import paddle
-import pytest
-import yaml
+
+import configs
+import launching
+from launching import run_process
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAULT_TRAIN = os.path.join(HERE, "fault_train.py")
@@ -29,69 +27,18 @@ RESUME_CONFIG = {
     "Checkpoint": {"interval_steps": 3, "save_interval": 1, "keep_last": 2},
 }
 
-# Fields of metrics.json / RunState that measure time, not the run.
+# Fields of metrics.json / Counters that measure time, not the run.
 TIMING = {"train_seconds", "train_cpu_seconds", "samples_per_second"}
 
 
 def write_config(tmp_path, name, changes=None, base=RESUME_CONFIG):
-    """``(config path, output dir)`` of ``base`` with ``changes`` (section -> keys merged in)."""
-    config = copy.deepcopy(base)
-    for section, values in (changes or {}).items():
-        config[section] = dict(config.get(section) or {}, **values)
-    out = tmp_path / name
-    config["Global"]["output_dir"] = str(out)
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return str(path), out
-
-
-def run_process(cmd, timeout, env=None, cwd=None):
-    """Run ``cmd`` in its own process group; on timeout kill the whole group and fail the test."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd,
-                            start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(proc)
-        out, _ = proc.communicate()
-        pytest.fail(f"{' '.join(cmd)} did not end within {timeout} s (hang):\n{out[-3000:]}")
-    return proc.returncode, out
-
-
-def kill_group(proc):
-    """SIGKILL ``proc``'s process group and every descendant of ``proc``: ``paddle.distributed.launch``
-    starts each worker in a session of its own, out of the launcher's group."""
-    for pid in descendants(proc.pid) + [proc.pid]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-def descendants(pid):
-    """Process ids below ``pid`` (children first found through Linux's ``/proc/<pid>/stat``)."""
-    parents = {}
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):  # the process ended meanwhile
-                continue
-    found, frontier = [], [pid]
-    while frontier:
-        children = [c for c, parent in parents.items() if parent in frontier]
-        found += children
-        frontier = children
-    return found
+    """``(config path, output dir)`` of ``base`` with ``changes`` (:func:`configs.merge_config`)."""
+    return configs.write_config(tmp_path, name, base, changes)
 
 
 def child_env(**extra):
-    """The environment of a trainer subprocess: this test directory importable, unbuffered output."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", PADDLE_DISTRI_BACKEND="gloo")
-    env["PYTHONPATH"] = os.pathsep.join([HERE] + [p for p in [os.environ.get("PYTHONPATH")] if p])
-    env.update(extra)
-    return env
+    """A trainer subprocess's environment: this directory importable (fault_train, rel_faulty)."""
+    return launching.child_env(HERE, **extra)
 
 
 def fault_train(config, fault=None, resume=False, timeout=120):

@@ -19,19 +19,18 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from configs import TINY_RUN, merge_config
 from paddle_optim.cli import main
 
 EXAMPLES = 240  # >= 200 broken configs per Paddle line, split over the three commands
 
-BASE = {
-    "Global": {"epochs": 1, "seed": 3, "device": "cpu", "log_interval": 2},
-    "Data": {"dataset": {"name": "synthetic", "num_samples": 64, "num_val": 16, "num_features": 4,
-                         "num_classes": 3, "seed": 1},
-             "batch_size": 16},
-    "Model": {"name": "mlp", "hidden_sizes": [8]},
-    "Optimizer": {"name": "Momentum", "learning_rate": 0.1, "momentum": 0.9},
+BASE = merge_config(TINY_RUN, {
+    "Global": {"epochs": 1, "seed": 3},
+    "Data": {"dataset": dict(TINY_RUN["Data"]["dataset"], num_samples=64, num_val=16, num_features=4), "batch_size": 16},
+    "Model": {"hidden_sizes": [8]},
     "LRScheduler": {"name": "CosineAnnealingDecay", "eta_min": 0.001},
-}
+})
+del BASE["Checkpoint"]
 
 # What a message about the key must contain besides the key: the allowed values, the expected type,
 # or what is missing.

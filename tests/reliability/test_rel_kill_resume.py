@@ -19,8 +19,8 @@ import pytest
 from paddle_optim.cli import main
 from paddle_optim.training import checkpoint
 
-from rel_helpers import (FAULT_TRAIN, assert_same_run, child_env, fault_train, kill_group, load_checkpoint,
-                      write_config)
+from launching import kill_group
+from rel_helpers import FAULT_TRAIN, assert_same_run, child_env, fault_train, load_checkpoint, write_config
 
 # 8 optimizer steps per epoch, 3 epochs; latest.* every 3 steps and at every epoch end.
 KILLS = [

@@ -16,11 +16,12 @@ import pytest
 
 import rel_faulty
 from paddle_optim.cli import main
-from paddle_optim.clipping import global_norm
+from paddle_optim.factory.clipping import global_norm
 from paddle_optim.optimizers.state import portable_state_dict
 from paddle_optim.training.distributed import World
 from paddle_optim.training.loop import Run, train
-from paddle_optim.training.runner import prepare
+from paddle_optim.training.records import NoRecords
+from paddle_optim.sections import load_resolved_config
 from rel_helpers import assert_same_tree, load_checkpoint, to_numpy, write_config
 
 BAD_STEP = 5
@@ -59,7 +60,7 @@ def snapshot(run):
 @pytest.mark.parametrize("kind", ["loss_nan", "loss_inf", "grad_nan", "grad_inf"])
 def test_a_non_finite_step_touches_nothing_and_training_continues(kind, amp, tmp_path, monkeypatch):
     path, _ = write_config(tmp_path, "nf", {"Model": {"kind": kind}, "AMP": {"enable": amp}}, base=NONFINITE)
-    run = Run(prepare(path, []), World(0, 1, "cpu"))
+    run = Run(load_resolved_config(path, []), World(0, 1, "cpu"))
     states = {}
 
     def observe(step):
@@ -69,7 +70,7 @@ def test_a_non_finite_step_touches_nothing_and_training_continues(kind, amp, tmp
     recorder = Recorder()
     logging.getLogger("paddle_optim.train").addHandler(recorder)
     try:
-        metrics = train(run, None)
+        metrics = train(run, NoRecords())
     finally:
         logging.getLogger("paddle_optim.train").removeHandler(recorder)
     assert_same_tree(states[BAD_STEP], states[BAD_STEP + 1], "state across the bad step")

@@ -9,11 +9,11 @@ import paddle
 import pytest
 import yaml
 
-from paddle_optim.check import lint_config
+from paddle_optim.schedulers.lint import lint_config
 from paddle_optim.cli import main
-from paddle_optim.config.resolve import resolve_config
+from paddle_optim.sections import resolve_config
 from paddle_optim.schedulers import build_schedule
-from paddle_optim.schedulers.units import config_steps_per_epoch
+from paddle_optim.data import config_steps_per_epoch
 
 BASE = {"Global": {"epochs": 12}, "Data": {"dataset": {"name": "synthetic", "num_samples": 200}, "batch_size": 32},
         "Model": {"name": "mlp"}, "Optimizer": {"name": "Momentum", "learning_rate": 0.1, "momentum": 0.9}}

@@ -11,9 +11,9 @@ import paddle.optimizer.lr as L
 import pytest
 import yaml
 
-from paddle_optim.check import lint_config
+from paddle_optim.schedulers.lint import lint_config
 from paddle_optim.cli import main
-from paddle_optim.config.resolve import resolve_config
+from paddle_optim.sections import resolve_config
 from paddle_optim.schedulers import build_schedule
 from paddle_optim.schedulers.adapters import Hold
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from paddle_optim.check import lint_config
+from paddle_optim.schedulers.lint import lint_config
 from paddle_optim.config import load_config
-from paddle_optim.config.resolve import resolve_config
-from paddle_optim.schedulers.units import config_steps_per_epoch
+from paddle_optim.sections import resolve_config
+from paddle_optim.data import config_steps_per_epoch
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = sorted((ROOT / "configs" / "recipes").glob("*.yaml"))

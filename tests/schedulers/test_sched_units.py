@@ -5,11 +5,11 @@ import math
 
 import pytest
 
-from paddle_optim.config.resolve import resolve_config
+from paddle_optim.sections import resolve_config
 from paddle_optim.data.sampler import EpochBatchSampler
-from paddle_optim.schedulers import steps_per_epoch
+from paddle_optim.data import steps_per_epoch
 from paddle_optim.schedulers.preview import schedule_table
-from paddle_optim.schedulers.units import config_steps_per_epoch
+from paddle_optim.data import config_steps_per_epoch
 
 # (num_samples, batch_size, world_size, accumulate_steps, drop_last) -> optimizer steps per epoch
 STEPS_PER_EPOCH = [

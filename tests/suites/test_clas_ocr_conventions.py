@@ -152,7 +152,7 @@ def test_decay_spellings():
 def test_a_global_norm_clip_spans_the_decay_groups():
     """Paddle clips each parameter group on its own; with the no-decay split a global norm must
     still be one norm over every parameter (else each group is clipped to clip_norm separately)."""
-    from paddle_optim.clipping import ClipGradByGlobalNormAcrossGroups
+    from paddle_optim.factory.clipping import ClipGradByGlobalNormAcrossGroups
 
     model = _model()
     opt = adapter("RAdam", OCR)(learning_rate=0.1, weight_decay=1e-4, grad_clip=paddle.nn.ClipGradByGlobalNorm(0.5),

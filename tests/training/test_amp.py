@@ -6,7 +6,7 @@ import paddle
 import pytest
 
 from paddle_optim.cli import main
-from paddle_optim.registry import build_optimizer
+from paddle_optim.factory import build_optimizer
 from paddle_optim.training.amp import Amp
 
 

@@ -1,16 +1,12 @@
-"""Atomic checkpoints (every interruption point of a save leaves a complete one) and bit-exact
-resume of a run killed with SIGKILL in the middle of an epoch."""
+"""Atomic checkpoints (every interruption point of a save leaves a complete one), pruning, copies,
+resume paths, cut tables and VisualDL on resume. The kill-and-resume check of whole runs lives in
+tests/reliability/test_rel_kill_resume.py (one place)."""
 import os
-import signal
-import subprocess
-import sys
 import time
 
-import numpy as np
 import paddle
 import pytest
 
-from paddle_optim.cli import main
 from paddle_optim.errors import UserError
 from paddle_optim.training import checkpoint
 
@@ -69,41 +65,6 @@ def test_keep_last_prunes_oldest_epochs(tmp_path):
     assert checkpoint.newest_complete(str(tmp_path)).endswith("epoch_4")
 
 
-def test_sigkill_mid_epoch_then_resume_is_bit_exact(make_config):
-    changes = {"Global": {"epochs": 2, "log_interval": 5},
-               "Data": {"batch_size": 4},
-               "Model": {"name": "mlp", "hidden_sizes": [32], "dropout": 0.1},
-               "Optimizer": {"name": "Lookahead", "learning_rate": 0.05, "k": 3,
-                             "inner": {"name": "Momentum", "momentum": 0.9}},
-               "LRScheduler": {"name": "CosineAnnealingDecay", "eta_min": 0.001},
-               "EMA": {"enable": True},
-               "Checkpoint": {"interval_steps": 7, "save_interval": 0}}
-    cfg_full, out_full = make_config(changes, "full")
-    cfg_kill, out_kill = make_config(changes, "killed")
-    assert main(["train", "-c", cfg_full]) == 0
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "paddle_optim", "train", "-c", cfg_kill],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    latest = out_kill / "checkpoints" / "latest.pdstates"
-    deadline = time.time() + 60
-    while time.time() < deadline and proc.poll() is None:
-        if latest.exists() and paddle.load(str(latest))["run"]["global_step"] >= 14:
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    run_state = checkpoint.load(str(out_kill / "checkpoints" / "latest"))[2]["run"]
-    assert 0 < run_state["batch_in_epoch"] and run_state["global_step"] < 128, run_state
-    assert main(["train", "-c", cfg_kill, "--resume"]) == 0
-    full = paddle.load(str(out_full / "checkpoints" / "latest.pdparams"))
-    resumed = paddle.load(str(out_kill / "checkpoints" / "latest.pdparams"))
-    for key in full:
-        np.testing.assert_array_equal(resumed[key].numpy(), full[key].numpy())
-    # the tables are those of the uninterrupted run, row for row
-    for name in ("train_log.csv", "eval_log.csv"):
-        assert (out_kill / name).read_text() == (out_full / name).read_text(), name
-
-
 def test_csv_tables_drop_rows_after_the_checkpoint_and_a_cut_off_last_row(tmp_path):
     from paddle_optim.training.records import CsvLog, read_csv
 
@@ -128,7 +89,7 @@ def test_copies_survive_later_saves_of_their_source(tmp_path):
 
 
 def test_resume_accepts_every_way_of_naming_a_checkpoint(tmp_path):
-    from paddle_optim.training.runner import find_resume
+    from paddle_optim.training.command import find_resume
 
     ckpt = tmp_path / "run" / "checkpoints"
     ckpt.mkdir(parents=True)

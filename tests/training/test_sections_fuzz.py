@@ -5,7 +5,7 @@ import copy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paddle_optim.config.resolve import resolve_config
+from paddle_optim.sections import resolve_config
 from paddle_optim.errors import UserError
 from paddle_optim.training.distributed import World
 from paddle_optim.training.loop import Run

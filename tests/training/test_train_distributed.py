@@ -1,16 +1,14 @@
 """2-process CPU (gloo) runs through paddle.distributed.launch: identical weights on both ranks,
 rank 0 alone writes outputs, and the metric matches the single-process run within noise."""
 import json
-import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
+from launching import assert_ranks_identical, launch
 from paddle_optim.cli import main
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT = 150
 # 2 ranks x batch 16 = the single process's batch 32, so both runs take the same number of steps.
 CHANGES = {"Global": {"epochs": 3, "log_interval": 4}, "Data": {"batch_size": 16},
@@ -19,25 +17,14 @@ CHANGES = {"Global": {"epochs": 3, "log_interval": 4}, "Data": {"batch_size": 16
            "Checkpoint": {"interval_steps": 5}}
 
 
-def launch(args, tmp_path):
-    env = dict(os.environ, PADDLE_DISTRI_BACKEND="gloo")
-    cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
-           "--log_dir", str(tmp_path / "launch_log")] + args
-    proc = subprocess.run(cmd, env=env, timeout=TIMEOUT, capture_output=True, text=True)
-    logs = "".join(p.read_text() for p in (tmp_path / "launch_log").glob("workerlog.*"))
-    assert proc.returncode == 0, proc.stdout[-2000:] + logs[-4000:]
-
-
 @pytest.mark.slow
 def test_two_ranks_hold_identical_weights_and_match_one_process(make_config, tmp_path):
     cfg_dist, out_dist = make_config(CHANGES, "dist")
     weights_dir = tmp_path / "weights"
     weights_dir.mkdir()
-    launch([os.path.join(HERE, "dist_worker.py"), cfg_dist, str(weights_dir)], tmp_path)
-    rank0, rank1 = np.load(weights_dir / "rank0.npz"), np.load(weights_dir / "rank1.npz")
-    assert sorted(rank0.files) == sorted(rank1.files)
-    for key in rank0.files:
-        np.testing.assert_array_equal(rank0[key], rank1[key])
+    code, log = launch(tmp_path / "launch_log", ["train", weights_dir, cfg_dist], timeout=TIMEOUT)
+    assert code == 0, log[-4000:]
+    assert_ranks_identical(weights_dir, must_have=("/model/", "/optimizer/"))
     dist = json.loads((out_dist / "metrics.json").read_text())
     assert dist["world_size"] == 2 and dist["steps_per_epoch"] == 8 and dist["status"] == "finished"
 

@@ -8,7 +8,7 @@ import paddle
 
 from paddle_optim.cli import main
 from paddle_optim.config import load_config
-from paddle_optim.config.resolve import resolve_config
+from paddle_optim.sections import resolve_config
 from paddle_optim.schedulers import build_schedule
 
 

@@ -1,4 +1,5 @@
-"""The global gradient norm, measured once per step, and global-norm clipping across parameter groups.
+"""Gradient clipping: the ``grad_clip`` key, the global gradient norm measured once per step, and
+global-norm clipping across parameter groups.
 
 One measurement serves three purposes in the trainer: the non-finite test of every step (a NaN or
 Inf anywhere makes the norm non-finite), the ``train/grad_norm`` log, and the clipping factor. A
@@ -6,12 +7,15 @@ separate finiteness pass over all gradients cost the quickstart 5-8 % of its ste
 cores; measured once and handed to the clip it costs one host read.
 """
 import math
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import paddle
 from paddle import _C_ops
 
-from .compat import is_low_precision
+from ..compat import is_low_precision
+from ..config.ranges import POSITIVE
+from ..config.schema import Field, join_key, unknown_name_message, validate_section
+from ..errors import ConfigError
 
 
 def squared_norm(grads: Sequence[Any]) -> Optional[paddle.Tensor]:
@@ -93,3 +97,40 @@ class ClipGradByGlobalNormAcrossGroups(paddle.nn.ClipGradByGlobalNorm):
         scale = paddle.divide(limit, paddle.maximum(norm, limit))
         return [(p, paddle.multiply(g, scale if scale.dtype == g.dtype else scale.astype(g.dtype)) if _needs_clip(p) else g)
                 for p, g in grads]
+
+
+# The `grad_clip` key of the Optimizer section: {name: <class>, <its arguments>}.
+_CLIP_ARGS = {"ClipGradByGlobalNorm": {"clip_norm": Field((float,), range=POSITIVE)},
+              "ClipGradByNorm": {"clip_norm": Field((float,), range=POSITIVE)},
+              "ClipGradByValue": {"max": Field((float,)), "min": Field((float,), None)}}
+
+
+def validate_grad_clip(raw: Any, path: str) -> Tuple[Optional[Dict[str, Any]], List[ConfigError]]:
+    if raw is None:
+        return None, []
+    name = raw.get("name")
+    if not isinstance(name, str) or name not in _CLIP_ARGS:
+        return None, [ConfigError(join_key(path, "name"), unknown_name_message("grad_clip", name, _CLIP_ARGS))]
+    fields = dict(_CLIP_ARGS[name], name=Field((str,)))
+    resolved, errors = validate_section(raw, fields, path)
+    if name == "ClipGradByValue" and not errors:
+        low = -resolved["max"] if resolved["min"] is None else resolved["min"]
+        if low >= resolved["max"]:
+            errors.append(ConfigError(join_key(path, "min"), f"{low!r} must be below max {resolved['max']!r} "
+                                      "(min defaults to -max)"))
+    return resolved, errors
+
+
+def build_grad_clip(section: Optional[Mapping[str, Any]], parameters: Sequence[Any] = ()):
+    """``paddle.nn.ClipGradBy*`` from ``{name: ..., clip_norm|max/min: ...}``, or None.
+
+    ``ClipGradByGlobalNorm`` becomes :class:`ClipGradByGlobalNormAcrossGroups`
+    over ``parameters``, so that the norm stays global when decay splits them into groups.
+    """
+    if not section:
+        return None
+    args = {k: v for k, v in section.items() if k != "name" and v is not None}
+    if section["name"] == "ClipGradByGlobalNorm":
+        return ClipGradByGlobalNormAcrossGroups(args["clip_norm"], parameters)
+    native = {"ClipGradByNorm": paddle.nn.ClipGradByNorm, "ClipGradByValue": paddle.nn.ClipGradByValue}
+    return native[section["name"]](**args)

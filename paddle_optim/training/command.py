@@ -8,18 +8,17 @@ import logging
 import os
 import subprocess
 import sys
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Mapping, Optional
 
-from ..config import load_config
-from ..config.resolve import resolve_config
 from ..errors import ConfigError, UserError
+from ..schedulers.lint import lint_config
+from ..sections import load_resolved_config
+from . import checkpoint, distributed
+from .distributed import launch_command, resolve_device
+from .loop import Run, train
+from .records import NoRecords, RunRecords, setup_logging
 
 log = logging.getLogger("paddle_optim.train")
-
-
-def prepare(config_path: str, overrides) -> Dict[str, Any]:
-    """The resolved config; every problem raised at once as a UserError."""
-    return resolve_config(load_config(config_path, overrides))
 
 
 def find_resume(resume: Optional[str], output_dir: str) -> Optional[str]:
@@ -30,8 +29,6 @@ def find_resume(resume: Optional[str], output_dir: str) -> Optional[str]:
     directory (its newest checkpoint), a ``checkpoints`` directory (its ``latest``), a prefix
     (``.../epoch_20``) or one of the three files.
     """
-    from . import checkpoint
-
     if resume is None:
         return None
     if resume == "auto":
@@ -55,11 +52,6 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
     Returns ``(run, metrics)``: the :class:`~paddle_optim.training.loop.Run` (model, optimizer, ...)
     and the metrics written to ``metrics.json``.
     """
-    from ..check import lint_config
-    from . import distributed
-    from .loop import Run, train
-    from .records import RunRecords, setup_logging
-
     g = config["Global"]
     world = distributed.setup(g["device"])
     setup_logging(None, keep_early=world.is_main)
@@ -78,11 +70,11 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
         prefix = find_resume(resume, g["output_dir"])
     run = Run(config, world)
     if world.is_main:
-        for warning in lint_config(config, run.steps_per_epoch):
+        for warning in lint_config(config, run.steps_per_epoch, run.schedule):
             log.warning(f"warning: {warning}")
     if prefix is not None:
         run.restore(prefix)  # a corrupt checkpoint fails here, before output_dir is written
-    records = None
+    records = NoRecords()  # ranks other than 0 write nothing
     if world.is_main:
         try:
             os.makedirs(g["output_dir"], exist_ok=True)
@@ -90,7 +82,7 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
             raise ConfigError("Global.output_dir", f"cannot create directory {g['output_dir']}: {err.strerror} ({err.filename}); "
                               "allowed: a writable directory path") from None
         setup_logging(g["output_dir"])
-        records = RunRecords(g["output_dir"], config, run.state.global_step if prefix is not None else None)
+        records = RunRecords(g["output_dir"], config, run.counters.global_step if prefix is not None else None)
     log.info(f"training {config['Model']['name']} with {config['Optimizer']['name']} on "
              f"{len(run.train_set)} samples: {run.steps_per_epoch} steps/epoch x {g['epochs']} epochs, "
              f"{world.size} process(es) on {world.device}; output in {g['output_dir']}")
@@ -104,7 +96,7 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
 
 def train_command(args) -> int:
     """CLI adapter: ``args.config``, ``args.override``, ``args.resume`` (None/"auto"/path), ``args.nproc``."""
-    config = prepare(args.config, args.override)
+    config = load_resolved_config(args.config, args.override)
     if args.nproc and args.nproc > 1 and "PADDLE_TRAINER_ID" not in os.environ:
         return _launch(args, config)
     run_training(config, args.resume)
@@ -113,8 +105,6 @@ def train_command(args) -> int:
 
 def _launch(args, config: Mapping[str, Any]) -> int:
     """Re-run this command in ``--nproc`` processes through ``paddle.distributed.launch``."""
-    from .distributed import launch_command, resolve_device
-
     device = config["Global"]["device"]
     device = resolve_device(device) if device == "auto" else device  # gpu without CUDA: each rank reports it
     train_args = ["-c", args.config] + [a for o in args.override for a in ("-o", o)]

@@ -2,7 +2,7 @@
 import math
 from typing import Any, Callable, Optional
 
-from ..config.schema import Field, Range
+from .schema import Field, Range
 from ..errors import ConfigError
 
 

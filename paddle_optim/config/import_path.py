@@ -8,7 +8,7 @@ import importlib
 import inspect
 from typing import Any, Callable, List, Mapping
 
-from ..config.schema import did_you_mean
+from .schema import did_you_mean
 from ..errors import ConfigError
 
 

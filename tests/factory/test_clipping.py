@@ -6,7 +6,7 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_optim.clipping import ClipGradByGlobalNormAcrossGroups, global_norm
+from paddle_optim.factory.clipping import ClipGradByGlobalNormAcrossGroups, global_norm
 
 
 def _model_with_grads(scale):

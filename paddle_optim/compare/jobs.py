@@ -25,7 +25,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from ..errors import UserError
 from .grid import Cell, output_dir_override
-from .runs import ENDED, FAILED, RunRecord, read_run, run_status
+from .runs import ENDED, FAILED, RunOutcome, read_run, run_status
 
 RUNS_DIR, CELLS_DIR = "runs", "cells"
 POLL_SECONDS = 0.2
@@ -102,9 +102,9 @@ def plan(jobs: Sequence[CellJob], config_path: str) -> List[CellJob]:
 
 
 def run_jobs(jobs: Sequence[CellJob], config_path: str, parallel: int,
-             echo: Callable[[str], None] = print, ranks_per_job: int = 1) -> Dict[Cell, RunRecord]:
+             echo: Callable[[str], None] = print, ranks_per_job: int = 1) -> Dict[Cell, RunOutcome]:
     """Run every job not complete yet, ``parallel`` at a time; return every job's
-    ``{cell: RunRecord}`` in the order of ``jobs`` (each run read once).
+    ``{cell: RunOutcome}`` in the order of ``jobs`` (each run read once).
 
     ``ranks_per_job``: processes each job starts (``--nproc``), to share the cores between them.
 
@@ -114,7 +114,7 @@ def run_jobs(jobs: Sequence[CellJob], config_path: str, parallel: int,
     """
     todo = plan(jobs, config_path)
     total, done = len(jobs), 0
-    records: Dict[Cell, RunRecord] = {}
+    records: Dict[Cell, RunOutcome] = {}
     todo_names = {job.cell.name for job in todo}
     for job in jobs:
         if job.cell.name not in todo_names:
@@ -188,7 +188,7 @@ def _child_env(processes: int) -> Dict[str, str]:
     return env
 
 
-def _describe(job: CellJob, record: RunRecord, returncode: int) -> str:
+def _describe(job: CellJob, record: RunOutcome, returncode: int) -> str:
     if record.status == FAILED:
         return f"failed (exit code {returncode}, see {job.log_path})"
     text = f"{record.status}, final {record.metrics.get('metric_name', 'metric')} {record.number('final_metric'):.4f}"

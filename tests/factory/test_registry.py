@@ -5,9 +5,9 @@ import paddle
 import pytest
 
 from paddle_optim import build_optimizer
-from paddle_optim.param_groups import split_decay
-from paddle_optim.registry import (ALIASES, get_spec, list_optimizers, optimizer_names, registry,
-                                   validate_optimizer_section)
+from paddle_optim.factory.param_groups import split_decay
+from paddle_optim.factory import (ALIASES, get_spec, list_optimizers, optimizer_names, registry,
+                                  validate_optimizer_section)
 
 # Extra arguments some optimizers need to make progress on the toy problem in a few steps.
 LEARNING_RATES = {"Adadelta": 1.0, "Adagrad": 0.1, "Rprop": 0.01, "SGD": 0.1, "Momentum": 0.1, "ASGD": 0.1}

@@ -1,0 +1,61 @@
+"""``build_optimizer``: the optimizer of a resolved ``Optimizer`` section, with its decay groups and clip."""
+from typing import Any, Dict, List, Mapping
+
+import paddle
+
+from ..errors import ConfigError
+from .clipping import build_grad_clip
+from .param_groups import decay_arguments, named_trainable_parameters
+from .registry import OptimizerSpec, get_spec
+
+
+def _own_arguments(spec: OptimizerSpec, section: Mapping[str, Any]) -> Dict[str, Any]:
+    return {k: section[k] for k in spec.arguments if k in section and section[k] is not None}
+
+
+def build_optimizer(section: Mapping[str, Any], model_or_parameters: Any, learning_rate: Any):
+    """Build the optimizer of a resolved ``Optimizer`` section.
+
+    Args:
+        section: the resolved section (:func:`~paddle_optim.factory.section.validate_optimizer_section`), or a plain mapping
+            ``{name: ..., <arguments>}`` (missing shared keys take their defaults).
+        model_or_parameters: a ``paddle.nn.Layer`` (structured names drive ``no_weight_decay``) or a
+            list of parameters.
+        learning_rate (float | paddle.optimizer.lr.LRScheduler): what the optimizer steps with;
+            normally ``TrainingSchedule.learning_rate``. For Lookahead it goes to the inner optimizer,
+            so the base rate still lives in one place.
+    """
+    try:
+        return _build(section, model_or_parameters, learning_rate)
+    except (ValueError, TypeError, AssertionError) as err:  # Paddle checks some arguments with assert
+        raise ConfigError("Optimizer", f"{section['name']} rejects these settings: "
+                                       f"{str(err) or type(err).__name__}") from None
+
+
+def _build(section: Mapping[str, Any], model_or_parameters: Any, learning_rate: Any):
+    spec, preset = get_spec(section["name"])
+    section = dict(preset, **section)
+    if spec.wraps_inner:  # decay and clipping belong to the inner optimizer
+        inner_section = dict(section["inner"], weight_decay=section.get("weight_decay"),
+                             no_weight_decay=section.get("no_weight_decay"),
+                             exclude_1d_from_decay=section.get("exclude_1d_from_decay", True),
+                             grad_clip=section.get("grad_clip"))
+        inner = _build(inner_section, model_or_parameters, learning_rate)
+        return spec.cls(inner, **_own_arguments(spec, section))
+    named = named_trainable_parameters(model_or_parameters)
+    decay = decay_arguments(spec.decay_style, named, section.get("weight_decay") or 0.0,
+                            section.get("no_weight_decay") or (), section.get("exclude_1d_from_decay", True))
+    clip = build_grad_clip(section.get("grad_clip"), [p for _, p in named])
+    return spec.cls(learning_rate=learning_rate, grad_clip=clip, **decay, **_own_arguments(spec, section))
+
+
+def trial_build(resolved: Mapping[str, Any], path: str) -> List[ConfigError]:
+    """Build the optimizer of a resolved section once on a dummy parameter (``check``: the ranges only
+    the class enforces, e.g. Paddle's own asserts, as a problem at ``path``)."""
+    with paddle.utils.unique_name.guard():
+        dummy = paddle.create_parameter([2, 2], "float32")
+        try:
+            build_optimizer(resolved, [dummy], resolved["learning_rate"])
+        except ConfigError as err:
+            return [ConfigError(path, err.message)]
+    return []
