@@ -155,42 +155,24 @@ def test_zero_weight_decay_means_none_even_where_paddle_defaults_to_0_01(name):
         np.testing.assert_array_equal(p.numpy(), b)
 
 
-class _EmbeddingNet(paddle.nn.Layer):
-    def __init__(self):
-        super().__init__()
-        self.embedding = paddle.nn.Embedding(6, 4)
-        self.fc = paddle.nn.Linear(4, 3)
-
-    def forward(self, ids):
-        return self.fc(self.embedding(ids)).sum()
-
 
 @pytest.mark.parametrize("name, inner", [("Ranger", None), ("Lookahead", {"name": "RAdam", "use_gc": True})])
 def test_a_model_gives_radam_and_ranger_the_centring_axes_of_its_layers(name, inner):
-    # The rank rule would centre the Embedding table as a Linear [in, out]; its layer says: not at all.
+    from layouts import embedding_after_training
+
     from paddle_optim import gc_axes
     from paddle_optim.optimizers import Lookahead, RAdam, Ranger
 
-    def trained(build):
-        paddle.seed(3)
-        net = _EmbeddingNet()
-        opt = build(net)
-        for step in range(3):
-            net(paddle.to_tensor([[step, 1, 2]])).backward()
-            opt.step()
-            opt.clear_grad()
-        return net.embedding.weight.numpy()
-
-    raw = {"name": name, "learning_rate": 0.1} if inner is None else {"name": name, "learning_rate": 0.1,
-                                                                       "inner": inner}
+    raw = {"name": name, "learning_rate": 0.1, **({} if inner is None else {"inner": inner})}
     resolved, errors = validate_optimizer_section(raw, "Optimizer")
     assert errors == []
-    from_yaml = trained(lambda net: build_optimizer(resolved, net, 0.1))
+    from_yaml = embedding_after_training(lambda net: build_optimizer(resolved, net, 0.1))
 
     def by_hand(net, axes):
         if inner is None:
             return Ranger(learning_rate=0.1, parameters=net.parameters(), **axes)
         return Lookahead(RAdam(learning_rate=0.1, parameters=net.parameters(), use_gc=True, **axes))
 
-    np.testing.assert_array_equal(from_yaml, trained(lambda net: by_hand(net, {"gc_axes": gc_axes(net)})))
-    assert not np.array_equal(from_yaml, trained(lambda net: by_hand(net, {})))
+    by_layers = embedding_after_training(lambda net: by_hand(net, {"gc_axes": gc_axes(net)}))
+    np.testing.assert_array_equal(from_yaml, by_layers)
+    assert not np.array_equal(from_yaml, embedding_after_training(lambda net: by_hand(net, {})))
