@@ -4,6 +4,7 @@ from typing import Any, Dict, List, Mapping
 import paddle
 
 from ..errors import ConfigError
+from ..optimizers import gc_axes
 from .clipping import build_grad_clip
 from .param_groups import decay_arguments, named_trainable_parameters
 from .registry import OptimizerSpec, get_spec
@@ -19,8 +20,9 @@ def build_optimizer(section: Mapping[str, Any], model_or_parameters: Any, learni
     Args:
         section: the resolved section (:func:`~paddle_optim.factory.section.validate_optimizer_section`), or a plain mapping
             ``{name: ..., <arguments>}`` (missing shared keys take their defaults).
-        model_or_parameters: a ``paddle.nn.Layer`` (structured names drive ``no_weight_decay``) or a
-            list of parameters.
+        model_or_parameters: a ``paddle.nn.Layer`` (structured names drive ``no_weight_decay``; its
+            layers give RAdam/Ranger the gradient-centralisation axes, :func:`paddle_optim.gc_axes`) or
+            a list of parameters.
         learning_rate (float | paddle.optimizer.lr.LRScheduler): what the optimizer steps with;
             normally ``TrainingSchedule.learning_rate``. For Lookahead it goes to the inner optimizer,
             so the base rate still lives in one place.
@@ -46,7 +48,11 @@ def _build(section: Mapping[str, Any], model_or_parameters: Any, learning_rate: 
     decay = decay_arguments(spec.decay_style, named, section.get("weight_decay") or 0.0,
                             section.get("no_weight_decay") or (), section.get("exclude_1d_from_decay", True))
     clip = build_grad_clip(section.get("grad_clip"), [p for _, p in named])
-    return spec.cls(learning_rate=learning_rate, grad_clip=clip, **decay, **_own_arguments(spec, section))
+    layout = {}
+    if spec.layout_aware and isinstance(model_or_parameters, paddle.nn.Layer):
+        # A bare parameter list only has the rank rule; the model's layers tell each output unit's axes.
+        layout = {"gc_axes": gc_axes(model_or_parameters)}
+    return spec.cls(learning_rate=learning_rate, grad_clip=clip, **decay, **layout, **_own_arguments(spec, section))
 
 
 def trial_build(resolved: Mapping[str, Any], path: str) -> List[ConfigError]:

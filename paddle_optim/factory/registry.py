@@ -27,7 +27,7 @@ from .param_groups import DECAY_STYLES
 # Arguments that only take a Python callable (no YAML spelling) are left out too.
 MANAGED_ARGUMENTS = frozenset({"learning_rate", "parameters", "weight_decay", "grad_clip", "name",
                                "apply_decay_param_fun", "lamb_weight_decay", "exclude_from_weight_decay_fn",
-                               "inner_optimizer", "lr_ratio"})
+                               "inner_optimizer", "lr_ratio", "gc_axes"})
 
 @dataclass(frozen=True)
 class OptimizerSpec:
@@ -40,6 +40,7 @@ class OptimizerSpec:
     arguments: Tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
     wraps_inner: bool = False  # Lookahead: built around an `inner` optimizer section
+    layout_aware: bool = False  # takes `gc_axes`: gradient centralisation per output unit of the model's layers
 
     @property
     def contains_lookahead(self) -> bool:
@@ -55,7 +56,7 @@ class OptimizerSpec:
                   if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in MANAGED_ARGUMENTS]
         defaults = {p.name: p.default for p in params if p.default is not p.empty}
         return cls(name, klass, description, decay_style, tuple(p.name for p in params),
-                   MappingProxyType(defaults), wraps_inner)
+                   MappingProxyType(defaults), wraps_inner, "gc_axes" in inspect.signature(klass).parameters)
 
     def fields(self) -> Dict[str, Field]:
         """Schema of this optimizer's own arguments: type from the default, the usual ranges of the

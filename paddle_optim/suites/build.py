@@ -26,6 +26,7 @@ from ..errors import ConfigError
 from ..factory import get_spec
 from ..factory.clipping import ClipGradByGlobalNormAcrossGroups
 from ..factory.param_groups import split_decay
+from ..optimizers import gc_axes
 
 DECOUPLED_KEY = "decoupled_decay"
 # Our classes take decoupled decay as a flag plus a float weight_decay; the suites cannot carry that
@@ -114,7 +115,8 @@ def _global_clip(grad_clip: Any, parameters: Sequence[Any]) -> Any:
 
 
 def build(name: str, options: Mapping[str, Any], *, learning_rate: Any, parameters: Sequence[Any],
-          grad_clip: Any, decay: Decay, path: str, inner_name_key: str, suite_keys: Iterable[str] = ()):
+          grad_clip: Any, decay: Decay, path: str, inner_name_key: str, suite_keys: Iterable[str] = (),
+          layers: Sequence[Any] = ()):
     """Construct optimizer ``name`` (ours or a native ``paddle.optimizer`` one) from suite arguments.
 
     Args:
@@ -127,6 +129,9 @@ def build(name: str, options: Mapping[str, Any], *, learning_rate: Any, paramete
         path: key path of ``options`` in the suite's config, for error messages.
         inner_name_key: how the suite names a class in a nested mapping (``type`` or ``name``).
         suite_keys: keys the adapter consumed itself, listed as allowed in error messages.
+        layers: the models the parameters belong to, when the suite hands them over (PaddleSeg,
+            PaddleClas, PaddleOCR): RAdam and Ranger then centre gradients per output unit of each
+            layer (:func:`paddle_optim.gc_axes`); without them (ppdet) the rank rule applies.
     """
     spec, preset = get_spec(name, join_key(path, inner_name_key))
     check_keys(spec.name, options, path, suite_keys)
@@ -136,7 +141,7 @@ def build(name: str, options: Mapping[str, Any], *, learning_rate: Any, paramete
             raw = dict(raw, multi_precision=options["multi_precision"])
         inner = _build_inner(raw, learning_rate=learning_rate, parameters=parameters,
                              grad_clip=grad_clip, decay=decay, path=join_key(path, "inner"),
-                             name_key=inner_name_key)
+                             name_key=inner_name_key, layers=layers)
         return spec.cls(inner, **{k: v for k, v in options.items() if k not in ("inner", "multi_precision")})
     kwargs: Dict[str, Any] = dict(preset, **options)
     if decay.decoupled is not None:
@@ -144,15 +149,18 @@ def build(name: str, options: Mapping[str, Any], *, learning_rate: Any, paramete
             raise ConfigError(join_key(path, DECOUPLED_KEY), f"{spec.name} has no decoupled decay; "
                               "allowed with it: RAdam, Ranger (AdamW: use its own weight_decay)")
         kwargs[_FLAG] = True
+    if spec.layout_aware and layers:
+        kwargs["gc_axes"] = {name: axes for layer in layers for name, axes in gc_axes(layer).items()}
     return spec.cls(learning_rate=learning_rate, parameters=parameters, grad_clip=_global_clip(grad_clip, parameters),
                     weight_decay=decay.value, **kwargs)
 
 
-def _build_inner(raw: Any, *, learning_rate, parameters, grad_clip, decay: Decay, path: str, name_key: str):
+def _build_inner(raw: Any, *, learning_rate, parameters, grad_clip, decay: Decay, path: str, name_key: str,
+                 layers: Sequence[Any]):
     if isinstance(raw, Mapping) and name_key in raw:
         name = raw[name_key]
         spec, _ = get_spec(name, join_key(path, name_key))
-        if spec.wraps_inner or spec.name == "Ranger":
+        if spec.contains_lookahead:
             raise ConfigError(join_key(path, name_key), f"{spec.name} already contains Lookahead; choose a "
                               "plain optimizer (Momentum, SGD, Adam, RAdam, ...)")
         options = {k: v for k, v in raw.items() if k != name_key}
@@ -160,5 +168,5 @@ def _build_inner(raw: Any, *, learning_rate, parameters, grad_clip, decay: Decay
             raise ConfigError(join_key(path, DECOUPLED_KEY), "set it on the outer optimizer (Lookahead); the "
                               "inner one gets the outer decay")
         return build(spec.name, options, learning_rate=learning_rate, parameters=parameters,
-                     grad_clip=grad_clip, decay=decay, path=path, inner_name_key=name_key)
+                     grad_clip=grad_clip, decay=decay, path=path, inner_name_key=name_key, layers=layers)
     raise ConfigError(path, f"is required: the inner optimizer, e.g. {{{name_key}: Momentum, momentum: 0.9}}")

@@ -83,7 +83,8 @@ def adapter(name: str, convention: Convention):
             named = [(n, p) for m in models for n, p in m.named_parameters() if p.trainable]
             return build(name, self.options, learning_rate=self.learning_rate,
                          parameters=decay_groups(named, self.decay), grad_clip=self.grad_clip,
-                         decay=self.decay, path=PATH, inner_name_key="name", suite_keys=_SUITE_KEYS)
+                         decay=self.decay, path=PATH, inner_name_key="name", suite_keys=_SUITE_KEYS,
+                         layers=models)
 
     SuiteOptimizer.__name__ = SuiteOptimizer.__qualname__ = name
     SuiteOptimizer.__doc__ = f"paddle_optim.{name} as a {convention.suite} Optimizer factory."

@@ -53,7 +53,7 @@ def adapter(name: str):
             decay = Decay(decoupled=self.weight_decay) if self._decoupled else Decay(self.weight_decay)
             return build(name, self._options, learning_rate=lr, parameters=self._collect_params(model),
                          grad_clip=self.args.get("grad_clip"), decay=decay, path=PATH, inner_name_key="type",
-                         suite_keys=_BASE_KEYS)
+                         suite_keys=_BASE_KEYS, layers=[model])
 
     SegOptimizer.__name__ = SegOptimizer.__qualname__ = name
     SegOptimizer.__doc__ = f"paddle_optim.{name} as a PaddleSeg optimizer (see paddle_optim.suites.segmentation)."

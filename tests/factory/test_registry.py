@@ -153,3 +153,26 @@ def test_zero_weight_decay_means_none_even_where_paddle_defaults_to_0_01(name):
     opt.step()
     for p, b in zip(model.parameters(), before):
         np.testing.assert_array_equal(p.numpy(), b)
+
+
+
+@pytest.mark.parametrize("name, inner", [("Ranger", None), ("Lookahead", {"name": "RAdam", "use_gc": True})])
+def test_a_model_gives_radam_and_ranger_the_centring_axes_of_its_layers(name, inner):
+    from layouts import embedding_after_training
+
+    from paddle_optim import gc_axes
+    from paddle_optim.optimizers import Lookahead, RAdam, Ranger
+
+    raw = {"name": name, "learning_rate": 0.1, **({} if inner is None else {"inner": inner})}
+    resolved, errors = validate_optimizer_section(raw, "Optimizer")
+    assert errors == []
+    from_yaml = embedding_after_training(lambda net: build_optimizer(resolved, net, 0.1))
+
+    def by_hand(net, axes):
+        if inner is None:
+            return Ranger(learning_rate=0.1, parameters=net.parameters(), **axes)
+        return Lookahead(RAdam(learning_rate=0.1, parameters=net.parameters(), use_gc=True, **axes))
+
+    by_layers = embedding_after_training(lambda net: by_hand(net, {"gc_axes": gc_axes(net)}))
+    np.testing.assert_array_equal(from_yaml, by_layers)
+    assert not np.array_equal(from_yaml, embedding_after_training(lambda net: by_hand(net, {})))

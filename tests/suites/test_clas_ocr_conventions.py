@@ -186,3 +186,24 @@ def test_unknown_keys_are_refused_with_the_allowed_ones(convention):
         adapter("Lookahead", convention)(learning_rate=0.1, inner={"name": "RAdam", "decoupled_decay": 0.1})(**_models(convention))
     with pytest.raises(ConfigError, match=r"Optimizer.inner.name: unknown optimizer 'Momentun' \(did you mean 'Momentum'\?\)"):
         adapter("Lookahead", convention)(learning_rate=0.1, inner={"name": "Momentun"})(**_models(convention))
+
+
+
+@pytest.mark.parametrize("convention", [CLAS, OCR])
+def test_the_suites_model_gives_ranger_its_layers_centring_axes(convention):
+    # An Embedding: its layer rule (not centred) differs from the rank rule of a bare parameter.
+    from layouts import embedding_after_training
+
+    from paddle_optim import Ranger, gc_axes
+
+    def suite(net):
+        factory = adapter("Ranger", convention)
+        if convention is CLAS:
+            return factory(learning_rate=0.1, grad_clip=None, weight_decay=None)(model_list=[net])
+        return factory(learning_rate=0.1, weight_decay=None, grad_clip=None)(net)
+
+    by_layers = embedding_after_training(
+        lambda net: Ranger(learning_rate=0.1, parameters=net.parameters(), gc_axes=gc_axes(net)))
+    np.testing.assert_array_equal(embedding_after_training(suite), by_layers)
+    assert not np.array_equal(
+        embedding_after_training(lambda net: Ranger(learning_rate=0.1, parameters=net.parameters())), by_layers)
