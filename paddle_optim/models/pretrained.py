@@ -4,7 +4,7 @@
 
     Model:
       name: mlp
-      pretrained: output/base/checkpoints/latest   # a .pdparams file, a checkpoint prefix or a checkpoints dir
+      pretrained: output/base/checkpoints/latest   # a .pdparams file, a checkpoint prefix, a checkpoints or run dir
       pretrained_strict: false                     # missing / unexpected / shape-mismatched keys keep their
                                                    # fresh initialisation (a replaced head) instead of an error
       freeze: ["net.0.*"]                          # fnmatch patterns of structured parameter names
@@ -27,12 +27,14 @@ from ..errors import ConfigError
 
 _CHECKPOINT_NAME = "latest"  # the name paddle_optim.training.checkpoint gives the newest checkpoint
 _ALLOWED = ("allowed: a .pdparams file (paddle.save(model.state_dict())), a checkpoint prefix "
-            "(.../checkpoints/latest) or a checkpoints directory")
+            "(.../checkpoints/latest), a checkpoints directory or a run's output directory")
 
 
 def weights_file(path: str) -> str:
     """The ``.pdparams`` file that ``path`` names: the file itself, ``<prefix>.pdparams`` of a checkpoint
-    prefix, or ``latest.pdparams`` of a checkpoints directory (it may not exist)."""
+    prefix, or ``latest.pdparams`` of a checkpoints directory or of a run's (it may not exist)."""
+    if os.path.isdir(os.path.join(path, "checkpoints")):  # a run's output directory
+        path = os.path.join(path, "checkpoints")
     if os.path.isdir(path):
         return os.path.join(path, _CHECKPOINT_NAME + ".pdparams")
     if path.endswith((".pdopt", ".pdstates")):

@@ -42,8 +42,8 @@ def one_error_line(capsys, argv):
 def test_a_replaced_head_keeps_its_fresh_initialisation_and_the_backbone_is_loaded(base_run, make_config, capsys,
                                                                                    snapshot):
     loaded = weights(base_run / "latest.pdparams")
-    cfg, out = make_config(dict(FOUR_CLASSES, Global={"epochs": 1},
-                                Model={"pretrained": str(base_run), "pretrained_strict": False}), name="tuned")
+    cfg, out = make_config(dict(FOUR_CLASSES, Global={"epochs": 1},  # a run's output directory: its latest
+                                Model={"pretrained": str(base_run.parent), "pretrained_strict": False}), name="tuned")
     fresh_cfg, _ = make_config(dict(FOUR_CLASSES, Global={"epochs": 1}), name="fresh")
     start, fresh = step0_weights(cfg), step0_weights(fresh_cfg)
     for key in BACKBONE:
@@ -101,4 +101,17 @@ def test_bad_fine_tuning_keys_are_one_error_line_before_anything_is_written(make
     cfg, out = make_config(name="bad")
     line = one_error_line(capsys, ["train", "-c", cfg, "-o", override])
     assert line.startswith(fragment), line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("content, fragment", [(b"not a pickle", "cannot read"), (None, "holds a list, not a state dict")])
+def test_weights_that_are_not_a_state_dict_are_one_error_line(make_config, capsys, tmp_path, content, fragment):
+    bad = tmp_path / "bad.pdparams"
+    if content is None:
+        paddle.save([1, 2], str(bad))
+    else:
+        bad.write_bytes(content)
+    cfg, out = make_config({"Model": {"pretrained": str(bad)}}, name="bad")
+    line = one_error_line(capsys, ["train", "-c", cfg])
+    assert line.startswith("error: Model.pretrained: ") and fragment in line, line
     assert not out.exists()
