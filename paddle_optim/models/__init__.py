@@ -5,6 +5,10 @@
     Model: {name: mlp, hidden_sizes: [128]}            # in_features / num_classes come from the data
     Model: {name: resnet18}                             # any name of VISION_MODELS; num_classes from the data
     Model: {name: "mypkg.nets:MyNet", width: 64}        # a paddle.nn.Layer subclass (or factory)
+    Model: {name: mlp, pretrained: base/checkpoints, pretrained_strict: false, freeze: ["net.1.*"]}
+
+Every model also takes the fine-tuning keys ``pretrained``, ``pretrained_strict`` and ``freeze``
+(:mod:`paddle_optim.models.pretrained`, applied by the trainer before the optimizer is built).
 
 ``num_classes`` (and ``in_features`` / ``in_channels`` for the small models) default to what the data
 set reports; a user class gets ``num_classes`` only when its signature has that argument and the
@@ -18,6 +22,7 @@ from ..config.ranges import COUNT, HALF_OPEN_UNIT
 from ..config.schema import Field, join_key, unknown_name_message, validate_section
 from ..config.fields import number_list
 from ..errors import ConfigError
+from .pretrained import FINE_TUNING_FIELDS
 from .small import MLP, SmallCNN
 from ..config.import_path import check_kwargs, is_import_path, load_object
 
@@ -53,6 +58,15 @@ def validate_model_section(raw: Any, path: str) -> Tuple[Dict[str, Any], List[Co
     if not isinstance(raw, Mapping) or "name" not in raw:
         return {}, [ConfigError(join_key(path, "name"), "is required: mlp, cnn, a paddle.vision model "
                                 "(resnet18, ...) or an import path 'package.module:Class'")]
+    fine_tuning, problems = validate_section({k: v for k, v in raw.items() if k in FINE_TUNING_FIELDS},
+                                             FINE_TUNING_FIELDS, path)
+    raw = {k: v for k, v in raw.items() if k not in FINE_TUNING_FIELDS}
+    section, errors = _validate_model(raw, path)
+    return dict(section, **fine_tuning), problems + errors
+
+
+def _validate_model(raw: Mapping[str, Any], path: str) -> Tuple[Dict[str, Any], List[ConfigError]]:
+    """The model's name and its own arguments (the fine-tuning keys are taken out)."""
     name = raw["name"]
     if not isinstance(name, str):
         return {}, [ConfigError(join_key(path, "name"), unknown_name_message("model", name, model_names()))]
@@ -76,7 +90,7 @@ def validate_model_section(raw: Any, path: str) -> Tuple[Dict[str, Any], List[Co
 
 def build_model(section: Mapping[str, Any], info):
     """The ``paddle.nn.Layer`` of a resolved ``Model`` section for data described by ``info`` (DatasetInfo)."""
-    kwargs = {k: v for k, v in section.items() if k != "name"}
+    kwargs = {k: v for k, v in section.items() if k != "name" and k not in FINE_TUNING_FIELDS}
     name = section["name"]
     if kwargs.get("num_classes") is None:
         kwargs["num_classes"] = info.num_classes

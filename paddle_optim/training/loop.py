@@ -21,6 +21,7 @@ from ..data.loader import iterate_batches
 from ..data.sampler import EpochBatchSampler
 from ..errors import UserError
 from ..models import build_model
+from ..models.pretrained import apply_fine_tuning
 from ..optimizers.lookahead import innermost
 from ..optimizers.state import load_portable_state_dict, portable_state_dict
 from ..schedulers import build_schedule
@@ -56,6 +57,9 @@ class Run:
         seed_everything(g["seed"])
         self.train_set, self.val_set, info = build_datasets(data)
         self.model = build_model(config["Model"], info)
+        # Before the optimizer: frozen parameters get no state, Lookahead's slow weights start from these.
+        for line in apply_fine_tuning(self.model, config["Model"]):
+            log.info(line)
         self.steps_per_epoch = config_steps_per_epoch(config, world.size, len(self.train_set))
         self.schedule = build_schedule(config, self.steps_per_epoch, resolved=True)
         optimizer = build_optimizer(config["Optimizer"], self.model, self.schedule.learning_rate)
