@@ -5,6 +5,11 @@ epoch at its first batch. :class:`EpochBatchSampler` keeps its sharding (pad to 
 world size, rank ``r`` takes every ``world_size``-th index) but shuffles with
 ``RandomState([seed, epoch])`` and can start in the middle of an epoch, so that a run resumed from a
 checkpoint taken after batch ``b`` sees exactly the batches an uninterrupted run would have seen.
+
+A run resumed with another batch size or number of processes continues at the same SAMPLE of the
+epoch's order (``start_sample``): the processes together consume the epoch's permutation front to
+back (rank ``r`` of ``w`` takes positions ``r, r + w, ...``), so after ``b`` full batches of ``B``
+on ``w`` ranks the first ``b * B * w`` positions are done, whatever the layout that follows.
 """
 import math
 from typing import Iterator, List
@@ -69,24 +74,28 @@ class EpochBatchSampler(paddle.io.DistributedBatchSampler):
         self.seed = int(seed)
         self.pad = bool(pad)
         self.start_batch = 0
+        self.start_sample = 0
 
-    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
-        """Select the epoch's permutation; skip its first ``start_batch`` batches (resume)."""
+    def set_epoch(self, epoch: int, start_batch: int = 0, start_sample: int = 0) -> None:
+        """Select the epoch's permutation; drop its first ``start_sample`` positions (a resume with another
+        batch layout), then skip the first ``start_batch`` batches of the rest (a resume)."""
         self.epoch = int(epoch)
         self.start_batch = int(start_batch)
+        self.start_sample = int(start_sample)
 
     def epoch_indices(self) -> List[int]:
-        """This rank's sample indices for the current epoch, in order (before batching)."""
-        n = len(self.dataset)
-        indices = np.arange(n)
+        """This rank's sample indices for the current epoch from ``start_sample`` on, in order (before batching)."""
+        indices = np.arange(len(self.dataset))
         if self.shuffle:
-            indices = np.random.RandomState([self.seed, self.epoch]).permutation(n)
+            indices = np.random.RandomState([self.seed, self.epoch]).permutation(len(self.dataset))
+        indices = indices[self.start_sample:]
+        n = len(indices)
         if self.pad:  # wrap around, as DistributedBatchSampler does
             indices = np.concatenate([indices, indices[: int(math.ceil(n / self.nranks)) * self.nranks - n]])
         return indices[self.local_rank::self.nranks].tolist()
 
     def batches_per_epoch(self) -> int:
-        n = len(self.dataset)
+        n = max(len(self.dataset) - self.start_sample, 0)
         per_rank = int(math.ceil(n / self.nranks)) if self.pad else len(range(self.local_rank, n, self.nranks))
         return micro_batches_per_epoch(per_rank, self.batch_size, self.drop_last)
 

@@ -88,16 +88,29 @@ def _read_state(path: str) -> Dict[str, Any]:
     return state
 
 
+def _layout(value, dtypes: bool) -> str:
+    shape = str(list(np.shape(value)))
+    return f"{shape} {str(value.dtype).replace('paddle.', '')}" if dtypes else shape
+
+
+def compare_states(own: Mapping[str, Any], state: Mapping[str, Any], source: str, dtypes: bool = False):
+    """``(missing, unexpected, mismatched)`` keys of ``state`` against a model's ``own`` state dict;
+    each mismatched one as ``"key (<source> [shape] [dtype], model [shape] [dtype])"`` (dtypes compared
+    too when ``dtypes``). ``set_state_dict`` itself only warns about a mismatch and skips the tensor."""
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [f"{k} ({source} {_layout(state[k], dtypes)}, model {_layout(own[k], dtypes)})" for k in own
+                  if k in state and _layout(state[k], dtypes) != _layout(own[k], dtypes)]
+    return missing, unexpected, mismatched
+
+
 def load_pretrained(model: paddle.nn.Layer, path: str, strict: bool = True) -> str:
     """Copy the entries of the weights at ``path`` whose name and shape fit ``model``; return the report.
 
     With ``strict``, any missing, unexpected or shape-mismatched key is a ConfigError and nothing is loaded.
     """
     state, own = _read_state(path), model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    mismatched = [f"{k} (weights {list(np.shape(state[k]))}, model {list(own[k].shape)})" for k in own
-                  if k in state and list(np.shape(state[k])) != list(own[k].shape)]
+    missing, unexpected, mismatched = compare_states(own, state, "weights")
     problems = "; ".join(f"{what}: {', '.join(keys)}" for what, keys in
                          (("shape-mismatched", mismatched), ("missing", missing), ("unexpected", unexpected)) if keys)
     if problems and strict:

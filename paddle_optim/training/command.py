@@ -16,7 +16,7 @@ from ..sections import load_resolved_config
 from . import checkpoint, distributed
 from .distributed import launch_command, resolve_device
 from .loop import Run, train
-from .records import NoRecords, RunRecords, setup_logging
+from .records import EVAL_LOG, TRAIN_LOG, NoRecords, RunRecords, rows_up_to, setup_logging
 
 log = logging.getLogger("paddle_optim.train")
 
@@ -24,20 +24,36 @@ log = logging.getLogger("paddle_optim.train")
 def find_resume(resume: Optional[str], output_dir: str) -> Optional[str]:
     """Checkpoint prefix for ``--resume``, or None.
 
-    ``auto`` (no path): the newest complete checkpoint of ``output_dir`` (None, with a warning, when
-    there is none yet: a run killed before its first checkpoint starts over). A path may be a run's output
-    directory (its newest checkpoint), a ``checkpoints`` directory (its ``latest``), a prefix
+    ``auto`` (no path): the newest intact checkpoint of ``output_dir`` among ``latest``, every
+    ``epoch_N`` and ``best_model`` (:func:`checkpoint.intact_checkpoints`); each damaged one is logged,
+    naming its damaged file. None (with a warning) only when the run has no checkpoint at all yet: a run
+    killed before its first checkpoint starts over. When every checkpoint is damaged: a UserError naming
+    them, so that a restart never silently replaces them. A path may be a run's output directory (its
+    newest intact checkpoint), a ``checkpoints`` directory (its ``latest``), a prefix
     (``.../epoch_20``) or one of the three files.
     """
     if resume is None:
         return None
     if resume == "auto":
-        prefix = checkpoint.newest_complete(os.path.join(output_dir, "checkpoints"))
-        if prefix is None:
-            # Killed before its first checkpoint: there is nothing to continue, so start over.
-            log.warning(f"--resume: no complete checkpoint in {output_dir}/checkpoints yet; "
-                        "starting from the beginning")
-        return prefix
+        checkpoint_dir = os.path.join(output_dir, "checkpoints")
+        found = checkpoint.intact_checkpoints(checkpoint_dir)
+        damaged = [(prefix, problem) for prefix, problem in found if problem is not None]
+        for prefix, problem in damaged:
+            log.warning(f"--resume: skipping {prefix}: {problem}")
+        intact = [prefix for prefix, problem in found if problem is None]
+        if intact:
+            if damaged:
+                log.warning(f"--resume: continuing from {intact[0]}, the newest intact checkpoint")
+            return intact[0]
+        if damaged:
+            raise UserError(
+                f"--resume: no intact checkpoint in {checkpoint_dir}: "
+                + "; ".join(problem for _, problem in damaged)
+                + ". Nothing was changed; resume from a copy of a good checkpoint (--resume PATH), or start "
+                  "again with --overwrite (the old files are moved aside)")
+        # Killed before its first checkpoint: there is nothing to continue, so start over.
+        log.warning(f"--resume: no checkpoint in {checkpoint_dir} yet; starting from the beginning")
+        return None
     if os.path.isdir(os.path.join(resume, "checkpoints")):  # a run's output directory
         return find_resume("auto", resume)
     prefix = checkpoint.resolve_prefix(resume)
@@ -74,6 +90,9 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
             log.warning(f"warning: {warning}")
     if prefix is not None:
         run.restore(prefix)  # a corrupt checkpoint fails here, before output_dir is written
+        if world.is_main:  # and so does a damaged table the resume would cut
+            for table in (TRAIN_LOG, EVAL_LOG):
+                rows_up_to(os.path.join(g["output_dir"], table), run.counters.global_step)
     records = NoRecords()  # ranks other than 0 write nothing
     if world.is_main:
         try:

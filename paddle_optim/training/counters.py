@@ -5,11 +5,14 @@ from typing import Any, Dict, Optional
 
 @dataclass
 class Counters:
-    """Where the run is. ``batch_in_epoch`` counts the micro-batches of ``epoch`` already consumed
-    (always at an optimizer-step boundary when saved), so a resumed run starts at the next one."""
+    """Where the run is. ``batch_in_epoch`` counts the micro-batches of ``epoch`` already consumed after
+    its first ``epoch_start_sample`` samples (always at an optimizer-step boundary when saved), so a
+    resumed run starts at the next one."""
 
     epoch: int = 0                       # 0-based epoch in progress
     batch_in_epoch: int = 0
+    epoch_start_sample: int = 0          # positions of the epoch's order done before batch 0 (a resume
+                                         # with another batch size / process count; see data/sampler.py)
     global_step: int = 0                 # optimizer-step slots done (skipped non-finite steps included)
     best_metric: Optional[float] = None
     best_epoch: Optional[int] = None

@@ -21,7 +21,7 @@ from ..data.loader import iterate_batches
 from ..data.sampler import EpochBatchSampler
 from ..errors import UserError
 from ..models import build_model
-from ..models.pretrained import apply_fine_tuning
+from ..models.pretrained import apply_fine_tuning, compare_states
 from ..optimizers.lookahead import innermost
 from ..optimizers.state import load_portable_state_dict, portable_state_dict
 from ..schedulers import build_schedule
@@ -106,16 +106,14 @@ class Run:
         checkpoint.save(prefix, self.model.state_dict(), portable_state_dict(self.optimizer), {
             "run": self.counters.state_dict(), "global_step": self.counters.global_step,
             "schedule": self.schedule.state_dict(), "scaler": self.amp.state_dict(),
-            "ema": self.ema.state_dict() if self.ema else None, "rng": rng_state(), "config": dict(self.config)})
+            "ema": self.ema.state_dict() if self.ema else None, "rng": rng_state(), "config": dict(self.config),
+            "data_layout": self._data_layout()})
 
     def restore(self, prefix: str) -> None:
         model_state, optimizer_state, states = checkpoint.load(prefix)
         self.restored_from = prefix
-        _warn_config_changes(states.get("config") or {}, self.config)
-        missing, unexpected = _set_model_state(self.model, model_state)
-        if missing or unexpected:
-            raise UserError(f"checkpoint {prefix} does not fit this model: missing {missing[:5]}, "
-                            f"unexpected {unexpected[:5]}")
+        changed = _warn_config_changes(states.get("config") or {}, self.config)
+        _set_model_state(self.model, model_state, prefix, changed)
         load_portable_state_dict(self.optimizer, optimizer_state)
         self.schedule.set_state_dict(states["schedule"])
         self.amp.set_state_dict(states["scaler"])
@@ -123,17 +121,42 @@ class Run:
             self.ema.set_state_dict(states["ema"])
         set_rng_state(states["rng"])
         self.counters = Counters.from_state_dict(states["run"])
+        self._continue_data_position(states.get("data_layout"))
         log.info(f"resumed from {prefix}: epoch {self.counters.epoch + 1}, batch {self.counters.batch_in_epoch}, "
                  f"step {self.counters.global_step}")
 
 
-def _set_model_state(model, state: Dict[str, Any]):
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    if not missing and not unexpected:
-        model.set_state_dict(state)
-    return missing, unexpected
+    def _data_layout(self) -> Dict[str, int]:
+        """What ``Counters.batch_in_epoch`` is counted in: micro-batches of this size on this many processes."""
+        return {"batch_size": self.config["Data"]["batch_size"], "world_size": self.world.size}
+
+    def _continue_data_position(self, saved: Optional[Dict[str, int]]) -> None:
+        """A checkpoint taken mid-epoch with another ``Data.batch_size`` or process count: continue the epoch
+        at the same sample of its order (data/sampler.py), so no sample is skipped or seen twice."""
+        s, layout = self.counters, self._data_layout()
+        if saved is None or saved == layout or s.batch_in_epoch == 0:
+            return
+        done = s.epoch_start_sample + s.batch_in_epoch * saved["batch_size"] * saved["world_size"]
+        log.warning(f"resuming mid-epoch with another batch layout (Data.batch_size {saved['batch_size']} -> "
+                    f"{layout['batch_size']}, processes {saved['world_size']} -> {layout['world_size']}): epoch "
+                    f"{s.epoch + 1} continues at sample {done} of its {len(self.train_set)} in order, none skipped "
+                    "or repeated; this epoch has fewer steps than the others, and the run is no longer "
+                    "bit-identical to an uninterrupted one")
+        s.epoch_start_sample, s.batch_in_epoch = done, 0
+
+
+def _set_model_state(model, state: Dict[str, Any], prefix: str, changed: List[str]) -> None:
+    """All of the checkpoint's weights or none: names, shapes and dtypes must all match, else a
+    UserError naming the first few tensors with both layouts (Paddle's ``set_state_dict`` would skip a
+    mismatched tensor with a warning and train on from its fresh initialisation)."""
+    missing, unexpected, mismatched = compare_states(model.state_dict(), state, "checkpoint", dtypes=True)
+    problems = [f"{what} {len(keys)}: {', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''}" for what, keys in
+                (("mismatched", mismatched), ("missing", missing), ("unexpected", unexpected)) if keys]
+    if problems:
+        hint = f"; the config differs from the checkpoint's at {', '.join(changed[:5])}" if changed else ""
+        raise UserError(f"checkpoint {prefix} does not fit this model ({'; '.join(problems)}){hint}; nothing "
+                        "was loaded: resume with the checkpoint's config, or start a new run")
+    model.set_state_dict(state)
 
 
 def _global_norm_clip(optimizer) -> Optional[ClipGradByGlobalNormAcrossGroups]:
@@ -142,11 +165,13 @@ def _global_norm_clip(optimizer) -> Optional[ClipGradByGlobalNormAcrossGroups]:
     return clip if isinstance(clip, ClipGradByGlobalNormAcrossGroups) else None
 
 
-def _warn_config_changes(saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:
+def _warn_config_changes(saved: Mapping[str, Any], current: Mapping[str, Any]) -> List[str]:
+    """Log the config keys that differ from the checkpoint's; return them."""
     old, new = flatten_config(saved), flatten_config(current)
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     if changed:
         log.warning("resuming with a config that differs from the checkpoint's at: " + ", ".join(changed[:10]))
+    return changed
 
 
 def train(run: Run, records: Records) -> Dict[str, Any]:
@@ -180,14 +205,14 @@ def summary(run: Run, status: str) -> Dict[str, Any]:
 
 def _epochs(run: Run, records: Records) -> None:
     g, s = run.config["Global"], run.counters
-    if run.restored_from and s.epoch > 0 and s.batch_in_epoch == 0:
+    if run.restored_from and s.epoch > 0 and s.batch_in_epoch == 0 and s.epoch_start_sample == 0:
         # Resumed from an epoch-end checkpoint: the process may have died between its save and the copies.
         _epoch_copies(run, records, run.restored_from)
     for epoch in range(s.epoch, g["epochs"]):
         if s.stopped_early:  # a resumed run that had stopped early
             break
         _train_one_epoch(run, records, epoch)
-        s.epoch, s.batch_in_epoch = epoch + 1, 0
+        s.epoch, s.batch_in_epoch, s.epoch_start_sample = epoch + 1, 0, 0
         if (epoch + 1) % g["eval_interval"] == 0 or epoch + 1 == g["epochs"]:
             _evaluate(run, records, epoch)
         latest = records.checkpoint("latest", run.save)
@@ -236,7 +261,7 @@ def _train_one_epoch(run: Run, records: Records, epoch: int) -> None:
     when ``Checkpoint.interval_steps`` says it is due."""
     g, data, s = run.config["Global"], run.config["Data"], run.counters
     accumulate, interval_steps = g["accumulate_steps"], run.config["Checkpoint"]["interval_steps"]
-    run.sampler.set_epoch(epoch, s.batch_in_epoch)
+    run.sampler.set_epoch(epoch, s.batch_in_epoch, s.epoch_start_sample)
     num_batches = run.sampler.batches_per_epoch()
     progress = EpochProgress(epoch + 1, g["epochs"], run.steps_per_epoch, math.ceil(s.batch_in_epoch / accumulate),
                              run.world.is_main)

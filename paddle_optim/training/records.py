@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import yaml
 
+from ..errors import UserError
 from . import checkpoint
 
 #: The files of a run directory (``Global.output_dir``), declared once; ``compare`` reads them back.
@@ -83,14 +84,7 @@ class CsvLog:
 
     def __init__(self, path: str, columns: Sequence[str], resume_step: Optional[int]):
         self.path, self.columns = path, tuple(columns)
-        kept: List[Dict[str, str]] = []
-        if resume_step is not None and os.path.exists(path):
-            with open(path, newline="", encoding="utf-8") as fh:
-                text = fh.read()
-            lines = text.splitlines(keepends=True)
-            if lines and not lines[-1].endswith("\n"):
-                lines.pop()  # a row cut off by a killed process
-            kept = [row for row in csv.DictReader(lines) if int(row["step"]) <= resume_step]
+        kept = rows_up_to(path, resume_step) if resume_step is not None else []
         self._fh = open(path, "w", newline="", encoding="utf-8")
         self._writer = csv.DictWriter(self._fh, fieldnames=self.columns)
         self._writer.writeheader()
@@ -106,6 +100,45 @@ class CsvLog:
 
     def close(self) -> None:
         self._fh.close()
+
+
+def rows_up_to(path: str, step: int) -> List[Dict[str, str]]:
+    """The rows of the table at ``path`` (none if it does not exist) with ``step <= step``, for a resume.
+
+    A row cut off by a killed process (no newline) is dropped; any other damage (bytes that are not
+    UTF-8, NUL bytes, a missing ``step`` column, a row with another number of fields or a step that is
+    not a whole number) is a UserError naming the file and line, raised before a resume changes
+    anything (``run_training`` reads both tables first).
+    """
+    if not os.path.exists(path):
+        return []
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            lines = fh.read().splitlines(keepends=True)
+    except UnicodeDecodeError as err:
+        raise _damaged(path, "", err) from None
+    if lines and not lines[-1].endswith("\n"):
+        lines.pop()  # a row cut off by a killed process
+    reader = csv.reader(lines)
+    try:
+        header = next(reader, [])
+        if "step" not in header:
+            raise ValueError(f"no 'step' column in its header {header[:6]}")
+        rows = []
+        for fields in reader:
+            if len(fields) != len(header):
+                raise ValueError(f"{len(fields)} fields, the header has {len(header)}")
+            row = dict(zip(header, fields))
+            if int(row["step"]) <= step:
+                rows.append(row)
+        return rows
+    except (csv.Error, ValueError) as err:
+        raise _damaged(path, f" line {reader.line_num}", err) from None
+
+
+def _damaged(path: str, where: str, err: Exception) -> UserError:
+    return UserError(f"{path}{where} is damaged ({err}); nothing was changed. Repair or delete it (the resumed "
+                     "run then writes the table from its checkpoint on), or start again with --overwrite")
 
 
 def _fmt(value: Any) -> Any:

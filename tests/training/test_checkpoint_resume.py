@@ -27,6 +27,7 @@ def test_an_interrupted_save_leaves_one_complete_checkpoint(tmp_path, stage):
         sizes = {s: os.path.getsize(prefix + s + ".tmp") for s in (".pdparams", ".pdopt")}
         paddle.save({"global_step": 2.0, "format": checkpoint.FORMAT_VERSION, "sizes": sizes},
                     prefix + ".pdstates.part")
+        checkpoint._seal(prefix + ".pdstates.part")  # save()'s own digest trailer
     committed = stage in ("committed", "one_moved", "two_moved")
     if committed:
         os.replace(prefix + ".pdstates.part", prefix + ".pdstates.tmp")
