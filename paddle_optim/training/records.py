@@ -106,8 +106,8 @@ def rows_up_to(path: str, step: int) -> List[Dict[str, str]]:
     """The rows of the table at ``path`` (none if it does not exist) with ``step <= step``, for a resume.
 
     A row cut off by a killed process (no newline) is dropped; any other damage (bytes that are not
-    UTF-8, NUL bytes, a missing ``step`` column, a row with another number of fields or a step that is
-    not a whole number) is a UserError naming the file and line, raised before a resume changes
+    UTF-8, NUL bytes, a missing ``step`` column, a row with another number of fields, a value that is
+    not a number, a step that is not a whole number) is a UserError naming the file and line, raised before a resume changes
     anything (``run_training`` reads both tables first).
     """
     if not os.path.exists(path):
@@ -128,6 +128,9 @@ def rows_up_to(path: str, step: int) -> List[Dict[str, str]]:
         for fields in reader:
             if len(fields) != len(header):
                 raise ValueError(f"{len(fields)} fields, the header has {len(header)}")
+            for value in fields:
+                if value:
+                    float(value)  # every column is a number or empty (the curves parse them)
             row = dict(zip(header, fields))
             if int(row["step"]) <= step:
                 rows.append(row)
