@@ -33,7 +33,7 @@ import os
 import pickle
 import re
 import shutil
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import paddle
 
@@ -212,11 +212,13 @@ def resolve_prefix(path: str) -> str:
     return path
 
 
-def intact_checkpoints(checkpoint_dir: str) -> List[Tuple[str, Optional[str]]]:
+def intact_checkpoints(checkpoint_dir: str, belongs: Optional[Callable[[Dict[str, Any]], bool]] = None
+                       ) -> List[Tuple[str, Optional[str]]]:
     """Every checkpoint in ``checkpoint_dir`` (``latest``, ``epoch_N``, ``best_model``: any with at least
     one of its files) as ``(prefix, problem)``: problem None for an intact one (:func:`verify`), else
-    the error naming the damaged or missing file. Intact ones come first, newest global step first
-    (at an equal step: latest, then the higher epoch_N, then best_model); then the damaged ones.
+    the error naming the damaged or missing file, or saying that ``belongs`` rejects its states (another
+    run's). Intact ones come first, newest global step first (at an equal step: latest, then the higher
+    epoch_N, then best_model); then the others.
 
     Interrupted saves are finished or rolled back first (:func:`recover`); nothing else is changed.
     """
@@ -229,16 +231,22 @@ def intact_checkpoints(checkpoint_dir: str) -> List[Tuple[str, Optional[str]]]:
         if not any(os.path.exists(prefix + s) for s in SUFFIXES):
             continue  # only the leftovers of an uncommitted first save: there was no checkpoint
         try:
-            found.append((prefix, None, verify(prefix).get("global_step", -1)))
+            states = verify(prefix)
         except UserError as err:
             found.append((prefix, str(err), None))
+            continue
+        if belongs is not None and not belongs(states):
+            found.append((prefix, f"{prefix} is a checkpoint of another run (run_id {states.get('run_id', 'none')})",
+                          None))
+        else:
+            found.append((prefix, None, states.get("global_step", -1)))
     intact = sorted((f for f in found if f[1] is None), key=lambda f: -f[2])  # stable: name order at a tie
     return [(prefix, problem) for prefix, problem, _ in intact + [f for f in found if f[1] is not None]]
 
 
-def newest_complete(checkpoint_dir: str) -> Optional[str]:
+def newest_complete(checkpoint_dir: str, belongs: Optional[Callable[[Dict[str, Any]], bool]] = None) -> Optional[str]:
     """Prefix of the intact checkpoint with the highest global step (:func:`intact_checkpoints`), or None."""
-    return next((prefix for prefix, problem in intact_checkpoints(checkpoint_dir) if problem is None), None)
+    return next((prefix for prefix, problem in intact_checkpoints(checkpoint_dir, belongs) if problem is None), None)
 
 
 def _checkpoint_names(checkpoint_dir: str) -> List[str]:

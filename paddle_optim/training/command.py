@@ -21,22 +21,22 @@ from .records import EVAL_LOG, TRAIN_LOG, NoRecords, RunRecords, rows_up_to, set
 log = logging.getLogger("paddle_optim.train")
 
 
-def find_resume(resume: Optional[str], output_dir: str) -> Optional[str]:
+def find_resume(resume: Optional[str], output_dir: str, belongs=None) -> Optional[str]:
     """Checkpoint prefix for ``--resume``, or None.
 
     ``auto`` (no path): the newest intact checkpoint of ``output_dir`` among ``latest``, every
-    ``epoch_N`` and ``best_model`` (:func:`checkpoint.intact_checkpoints`); each damaged one is logged,
-    naming its damaged file. None (with a warning) only when the run has no checkpoint at all yet: a run
-    killed before its first checkpoint starts over. When every checkpoint is damaged: a UserError naming
-    them, so that a restart never silently replaces them. A path may be a run's output directory (its
-    newest intact checkpoint), a ``checkpoints`` directory (its ``latest``), a prefix
-    (``.../epoch_20``) or one of the three files.
+    ``epoch_N`` and ``best_model`` (:func:`checkpoint.intact_checkpoints`; with ``belongs``, a test of a
+    checkpoint's states, only those it accepts); each other one is logged, naming its damaged file.
+    None (with a warning) only when the run has no checkpoint at all yet: a run killed before its first
+    checkpoint starts over. When none is intact: a UserError naming them, so that a restart never
+    silently replaces them. A path may be a run's output directory (its newest intact checkpoint), a
+    ``checkpoints`` directory (its ``latest``), a prefix (``.../epoch_20``) or one of the three files.
     """
     if resume is None:
         return None
     if resume == "auto":
         checkpoint_dir = os.path.join(output_dir, "checkpoints")
-        found = checkpoint.intact_checkpoints(checkpoint_dir)
+        found = checkpoint.intact_checkpoints(checkpoint_dir, belongs)
         damaged = [(prefix, problem) for prefix, problem in found if problem is not None]
         for prefix, problem in damaged:
             log.warning(f"--resume: skipping {prefix}: {problem}")
@@ -55,7 +55,7 @@ def find_resume(resume: Optional[str], output_dir: str) -> Optional[str]:
         log.warning(f"--resume: no checkpoint in {checkpoint_dir} yet; starting from the beginning")
         return None
     if os.path.isdir(os.path.join(resume, "checkpoints")):  # a run's output directory
-        return find_resume("auto", resume)
+        return find_resume("auto", resume, belongs)
     prefix = checkpoint.resolve_prefix(resume)
     if not os.path.exists(prefix + ".pdstates") and not os.path.exists(prefix + ".pdstates.tmp"):
         raise UserError(f"--resume: no checkpoint at {resume} (expected {prefix}.pdparams/.pdopt/.pdstates)")

@@ -158,6 +158,15 @@ def test_resume_takes_the_newest_intact_checkpoint_and_names_every_damaged_file(
         assert any(name + suffix in r.getMessage() for r in caplog.records), (name, suffix)
 
 
+def test_checkpoints_that_belongs_rejects_are_passed_over_and_named(run_copy, caplog):
+    _, out = run_copy
+    ckpt = out / "checkpoints"
+    with caplog.at_level("WARNING", logger="paddle_optim.train"):  # e.g. another run's (states["run_id"])
+        assert find_resume("auto", str(out), lambda states: states["global_step"] < 16) == str(ckpt / "epoch_1")
+    for name in ("latest", "epoch_2"):
+        assert any(f"{ckpt / name} is a checkpoint of another run" in r.getMessage() for r in caplog.records), name
+
+
 def test_only_best_model_intact_resumes_from_it_and_ends_identical(run_copy, uninterrupted, capsys):
     config, out = run_copy
     ckpt = out / "checkpoints"
