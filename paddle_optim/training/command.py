@@ -14,7 +14,7 @@ from ..errors import ConfigError, UserError
 from ..schedulers.lint import lint_config
 from ..sections import load_resolved_config
 from . import checkpoint, distributed
-from .distributed import launch_command, resolve_device
+from .distributed import all_reduce_sum, launch_command, resolve_device
 from .loop import Run, train
 from .records import EVAL_LOG, TRAIN_LOG, NoRecords, RunRecords, rows_up_to, setup_logging
 
@@ -90,9 +90,7 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
             log.warning(f"warning: {warning}")
     if prefix is not None:
         run.restore(prefix)  # a corrupt checkpoint fails here, before output_dir is written
-        if world.is_main:  # and so does a damaged table the resume would cut
-            for table in (TRAIN_LOG, EVAL_LOG):
-                rows_up_to(os.path.join(g["output_dir"], table), run.counters.global_step)
+        _check_tables(world, g["output_dir"], run.counters.global_step)  # and so does a damaged table
     records = NoRecords()  # ranks other than 0 write nothing
     if world.is_main:
         try:
@@ -112,6 +110,20 @@ def run_training(config: Mapping[str, Any], resume: Optional[str]):
         log.info(f"done: best {metrics['metric_name']} {metrics['best_metric']:.4f} at epoch {metrics['best_epoch']}, "
                  f"{metrics['train_seconds']:.1f} s of training, {metrics['samples_per_second'] or 0:.0f} samples/s")
     return run, metrics
+
+
+def _check_tables(world, output_dir: str, step: int) -> None:
+    """Rank 0 reads the tables a resume to ``step`` cuts (:func:`rows_up_to`: a damaged one is a UserError
+    before anything is changed); every process learns the outcome, so that none waits for a stopped rank 0."""
+    problem = None
+    if world.is_main:
+        try:
+            for table in (TRAIN_LOG, EVAL_LOG):
+                rows_up_to(os.path.join(output_dir, table), step)
+        except UserError as err:
+            problem = err
+    if all_reduce_sum([0.0 if problem is None else 1.0], world)[0]:
+        raise problem or UserError(f"rank 0 found a damaged table in {output_dir} (its error line names it)")
 
 
 def train_command(args) -> int:
