@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import signal
+import sys
 
 import paddle
 import pytest
@@ -23,7 +24,8 @@ from paddle_optim.errors import UserError
 from paddle_optim.training import checkpoint
 from paddle_optim.training.command import find_resume
 
-from rel_helpers import RESUME_CONFIG, assert_same_run, fault_train, load_checkpoint, write_config
+from launching import run_process
+from rel_helpers import RESUME_CONFIG, assert_same_run, child_env, fault_train, load_checkpoint, write_config
 
 SUFFIXES = (".pdparams", ".pdopt", ".pdstates")
 SAMPLES = RESUME_CONFIG["Data"]["dataset"]["num_samples"]
@@ -240,15 +242,26 @@ def test_the_samples_left_of_an_epoch_are_the_same_for_any_new_batch_layout(old,
     assert sorted(seen) == sorted(expected)
 
 
-@pytest.mark.parametrize("batch_size", [16, 8])
-def test_a_changed_batch_size_mid_epoch_continues_at_the_same_sample(batch_size, run_copy, capsys):
+def test_a_changed_batch_size_mid_epoch_continues_at_the_same_sample(run_copy, capsys):
     config, out = run_copy  # latest: step 18, 4 micro-batches of 12 into epoch 3
-    assert main(["train", "-c", config, "--resume", "-o", f"Data.batch_size={batch_size}"]) == 0
+    assert main(["train", "-c", config, "--resume", "-o", "Data.batch_size=16"]) == 0
     captured = capsys.readouterr().out
     assert f"epoch 3 continues at sample 48 of its {SAMPLES}" in captured, captured[-2000:]
     states = load_checkpoint(out / "checkpoints" / "latest")[2]
     assert states["run"]["samples_seen"] == 3 * SAMPLES  # none skipped, none repeated
-    assert states["data_layout"] == {"batch_size": batch_size, "world_size": 1}
+    assert states["data_layout"] == {"batch_size": 16, "world_size": 1}
+
+
+def test_a_changed_process_count_mid_epoch_continues_at_the_same_sample(run_copy):
+    config, out = run_copy
+    cmd = [sys.executable, "-m", "paddle_optim", "train", "-c", config, "--resume", "--nproc", "2"]
+    code, log = run_process(cmd, 240, env=child_env())
+    workers = "".join(p.read_text() for p in (out / "launch_log").glob("workerlog.*"))
+    assert code == 0, log[-2000:] + workers[-3000:]
+    assert f"processes 1 -> 2): epoch 3 continues at sample 48 of its {SAMPLES}" in workers, workers[-3000:]
+    states = load_checkpoint(out / "checkpoints" / "latest")[2]
+    assert states["run"]["samples_seen"] == 3 * SAMPLES  # 144 left: 72 per rank, none skipped or repeated
+    assert states["data_layout"] == {"batch_size": 12, "world_size": 2}
 
 
 def nul_bytes(path):
@@ -279,8 +292,9 @@ def no_header(path):
     open(path, "w").write("".join(lines[1:]))
 
 
-@pytest.mark.parametrize("table", ["train_log.csv", "eval_log.csv"])
-@pytest.mark.parametrize("damage", [nul_bytes, bad_step, extra_field, not_utf8, no_header])
+@pytest.mark.parametrize("table,damage", [("train_log.csv", nul_bytes), ("eval_log.csv", nul_bytes),
+                                          ("eval_log.csv", bad_step), ("train_log.csv", extra_field),
+                                          ("eval_log.csv", not_utf8), ("train_log.csv", no_header)])
 def test_a_damaged_table_is_one_error_line_before_anything_changes(table, damage, run_copy, capsys, snapshot):
     config, out = run_copy
     damage(str(out / table))
