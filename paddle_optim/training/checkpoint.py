@@ -259,8 +259,9 @@ def _checkpoint_names(checkpoint_dir: str) -> List[str]:
 
 
 def _epoch_numbers(checkpoint_dir: str) -> List[int]:
-    """N of every ``epoch_N.pdstates`` in ``checkpoint_dir``, ascending."""
-    return sorted(int(m.group(1)) for m in map(re.compile(r"^epoch_(\d+)\.pdstates$").match,
+    """N of every ``epoch_N`` with any of its three files in ``checkpoint_dir`` (a pruning killed halfway
+    leaves some), ascending."""
+    return sorted(int(m.group(1)) for m in map(re.compile(r"^epoch_(\d+)\.(pdparams|pdopt|pdstates)$").match,
                                                os.listdir(checkpoint_dir)) if m)
 
 
@@ -268,7 +269,7 @@ def prune_epochs(checkpoint_dir: str, keep_last: int) -> List[str]:
     """Delete all but the newest ``keep_last`` ``epoch_N.*`` (0 keeps all); return the removed prefixes."""
     if keep_last <= 0:
         return []
-    epochs = _epoch_numbers(checkpoint_dir)
+    epochs = sorted(set(_epoch_numbers(checkpoint_dir)))
     removed = []
     for n in epochs[:-keep_last]:
         prefix = os.path.join(checkpoint_dir, f"epoch_{n}")

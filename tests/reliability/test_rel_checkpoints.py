@@ -100,6 +100,16 @@ def test_copies_are_independent_files_so_damage_to_one_is_not_damage_to_another(
     assert found[twin] is not None and found[str(ckpt / "best_model")] is None
 
 
+def test_a_pruning_killed_halfway_is_reported_and_finished_by_the_next_one(tmp_path):
+    for n in (1, 2, 3):
+        checkpoint.save(str(tmp_path / f"epoch_{n}"), {"w": paddle.to_tensor([float(n)])}, {}, {"global_step": n})
+    os.remove(str(tmp_path / "epoch_1.pdstates"))  # prune_epochs removes .pdstates first, then was killed
+    found = dict(checkpoint.intact_checkpoints(str(tmp_path)))
+    assert "missing" in found[str(tmp_path / "epoch_1")] and found[str(tmp_path / "epoch_3")] is None
+    checkpoint.prune_epochs(str(tmp_path), 2)
+    assert sorted(os.listdir(tmp_path)) == sorted(f"epoch_{n}{s}" for n in (2, 3) for s in SUFFIXES)
+
+
 def test_a_checkpoint_of_the_earlier_format_without_a_trailer_still_loads(run_copy):
     _, out = run_copy
     prefix = str(out / "checkpoints" / "epoch_1")
