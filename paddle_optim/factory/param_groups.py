@@ -68,6 +68,7 @@ class Group:
     its settings (``weight_decay`` None: the optimizer's; ``exclude_1d`` None: the optimizer's)."""
 
     members: List[Tuple[str, Any]]
+    index: Optional[int] = None  # its position in Optimizer.param_groups; None: the default group
     lr_mult: float = 1.0
     weight_decay: Optional[float] = None
     exclude_1d: Optional[bool] = None
@@ -99,9 +100,9 @@ def assign_groups(model_or_parameters: Any, user_groups: Sequence[Mapping[str, A
     patterns = [[g["params"]] if isinstance(g["params"], str) else list(g["params"]) for g in user_groups]
     for i, group_patterns in enumerate(patterns):
         require_matches(group_patterns, names, f"{path}[{i}].params")
-    groups = [Group([], g.get("lr_mult", 1.0), g.get("weight_decay"), g.get("exclude_1d_from_decay"),
+    groups = [Group([], i, g.get("lr_mult", 1.0), g.get("weight_decay"), g.get("exclude_1d_from_decay"),
                     {k: v for k, v in g.items() if k not in USER_GROUP_KEYS and v is not None})
-              for g in user_groups]
+              for i, g in enumerate(user_groups)]
     default, claimed = Group([]), [0] * len(groups)
     for name, param in named:
         owner = next((i for i, pats in enumerate(patterns) if matches(name, pats)), None)
@@ -116,6 +117,21 @@ def assign_groups(model_or_parameters: Any, user_groups: Sequence[Mapping[str, A
                               f"{path}[{earlier}] already takes (the first matching group wins); "
                               "allowed: put the more specific group first")
     return [g for g in groups + [default] if g.members]
+
+
+def group_report(model_or_parameters: Any, section: Mapping[str, Any]) -> List[str]:
+    """The log line of a resolved ``Optimizer`` section's ``param_groups`` (none without them):
+    each entry's settings and trainable members, then the default group's members."""
+    if not section.get("param_groups"):
+        return []
+    members = {g.index: [n for n, _ in g.members] for g in assign_groups(model_or_parameters, section["param_groups"])}
+    parts = []
+    for i, entry in enumerate(section["param_groups"]):
+        keys = [k for k in USER_GROUP_KEYS[1:] if k in entry] + sorted(set(entry) - set(USER_GROUP_KEYS))
+        settings = ", ".join(f"{k} {entry[k]}" for k in keys if entry[k] is not None)
+        parts.append(f"[{i}] {settings or 'defaults'}: {', '.join(members.get(i, [])) or 'all frozen'}")
+    parts.append(f"default group: {', '.join(members.get(None, [])) or 'empty'}")
+    return ["Optimizer.param_groups: " + "; ".join(parts)]
 
 
 #: The keys of a ``param_groups`` entry besides the class's own per-group hyperparameters.

@@ -318,6 +318,9 @@ BAD_INPUT = [
     (_groups({"params": ["net.1.weight", "net.2.*"]}), "Optimizer.param_groups[0].params: 'net.2.*' matches no parameter"),
     (_groups({"params": "net.*"}, {"params": "net.3.*"}),
      "Optimizer.param_groups[1].params: 'net.3.*' only matches parameters that Optimizer.param_groups[0] already takes"),
+    (dict(_groups({"params": "net.1.*", "momentum": 0.8}), MomentumScheduler={"name": "Linear", "start": 0.8,
+                                                                              "end": 0.95, "length": 4}),
+     "Optimizer.param_groups[0].momentum: MomentumScheduler sets every group's momentum on every step"),
     ({"Optimizer": {"name": "Lookahead", "learning_rate": 0.1, "inner": {"name": "SGD", "param_groups": []}}},
      "Optimizer.inner.param_groups: set it once on the outer Optimizer.param_groups"),
 ]
@@ -333,11 +336,13 @@ def test_bad_param_groups_are_one_error_line_exit_2_and_no_output_dir(tmp_path, 
     assert not out.exists()
 
 
-def test_the_shipped_config_trains_with_its_groups(tmp_path):
+def test_the_shipped_config_trains_with_its_groups(tmp_path, capsys):
     with open(ROOT / "configs" / "digits_param_groups.yaml") as fh:
         config = yaml.safe_load(fh)
     cfg, out = write_config(tmp_path, "shipped", config, {"Global": {"epochs": 1}, "LRScheduler": {"warmup": None}})
     assert main(["check", "-c", cfg]) == 0
     assert main(["train", "-c", cfg]) == 0
+    assert ("Optimizer.param_groups: [0] lr_mult 0.1: net.1.weight, net.1.bias; [1] lr_mult 2.0, weight_decay 0.0, "
+            "momentum 0.8: net.5.weight, net.5.bias; default group: net.3.weight, net.3.bias") in (out / "train.log").read_text()
     state = paddle.load(str(out / "checkpoints" / "latest.pdopt"))
     assert state["group_sizes"] == [1, 1, 2, 1, 1]  # net.1 decayed/not, net.5 (no decay), net.3 decayed/not
