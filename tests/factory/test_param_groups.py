@@ -99,10 +99,26 @@ def test_two_lr_multipliers_in_radam_match_torch_radam_with_per_group_rates(floa
             np.testing.assert_allclose(p.numpy(), tparams[n].detach().numpy(), rtol=1e-10, atol=1e-14)
 
 
-def _separately(name, keys, models):
-    """The same optimizer built once per group's layer with the rate LR x mult (and the group's keys)."""
-    return [build_optimizer(section(name, **keys.get(i, {})), layer, LR * m)
-            for i, (layer, m) in enumerate(models)]
+def per_group(model, build):
+    """One optimizer per group's layer of ``model``: ``build(layer, mult)``."""
+    return [build(model[i], m) for i, m in ((0, 0.5), (2, 1.0), (4, 4.0))]
+
+
+def run_together(steps, models, optimizers, schedules=()):
+    """The same gradients into every model, then a step of every optimizer and schedule."""
+    for step in range(steps):
+        for model in models:
+            set_grads(model, step)
+        for o in optimizers:
+            o.step()
+            o.clear_grad()
+        for s in schedules:
+            s.step()
+
+
+def assert_same_weights(a, b):
+    for (n, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-12, atol=1e-15, err_msg=n)
 
 
 OPTIMIZERS = [
@@ -116,18 +132,11 @@ OPTIMIZERS = [
 def test_grouped_optimizer_equals_one_optimizer_per_group_at_the_scaled_rate(float64, name, keys):
     grouped, separate = make_model(), make_model()
     opt = build_optimizer(section(name, param_groups=GROUPS, **keys), grouped, LR)
-    opts = _separately(name, {0: keys, 1: keys, 2: keys},
-                       [(separate[0], 0.5), (separate[2], 1.0), (separate[4], 4.0)])
+    opts = per_group(separate, lambda layer, m: build_optimizer(section(name, **keys), layer, LR * m))
     start = weights(grouped)
-    for step in range(10):
-        set_grads(grouped, step)
-        set_grads(separate, step)
-        for o in [opt] + opts:
-            o.step()
-            o.clear_grad()
-    for (n, p), (_, q) in zip(grouped.named_parameters(), separate.named_parameters()):
-        assert not np.array_equal(p.numpy(), start[n])
-        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-12, atol=1e-15, err_msg=n)
+    run_together(10, (grouped, separate), [opt] + opts)
+    assert all(not np.array_equal(p.numpy(), start[n]) for n, p in grouped.named_parameters())
+    assert_same_weights(grouped, separate)
 
 
 # ------------------------------------------------------------- schedules and warmup
@@ -158,18 +167,10 @@ def test_schedules_drive_grouped_adaptive_optimizers_like_separate_scaled_schedu
     grouped, separate = make_model(), make_model()
     schedule = _warmup_cosine(LR)
     opt = build_optimizer(section(name, param_groups=GROUPS), grouped, schedule)
-    schedules = [_warmup_cosine(LR * m) for m in (0.5, 1.0, 4.0)]
-    opts = [build_optimizer(section(name), layer, s) for layer, s in zip((separate[0], separate[2], separate[4]), schedules)]
-    for step in range(8):
-        set_grads(grouped, step)
-        set_grads(separate, step)
-        for o in [opt] + opts:
-            o.step()
-            o.clear_grad()
-        for s in [schedule] + schedules:
-            s.step()
-    for (n, p), (_, q) in zip(grouped.named_parameters(), separate.named_parameters()):
-        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-12, atol=1e-15, err_msg=n)
+    schedules = {m: _warmup_cosine(LR * m) for m in MULT.values()}
+    opts = per_group(separate, lambda layer, m: build_optimizer(section(name), layer, schedules[m]))
+    run_together(8, (grouped, separate), [opt] + opts, [schedule, *schedules.values()])
+    assert_same_weights(grouped, separate)
 
 
 # ------------------------------------------------------------- weight decay per group, with the split
@@ -233,20 +234,14 @@ def test_every_optimizer_with_group_hyperparameters_is_checked():
 def test_a_group_hyperparameter_is_honoured_for_that_group_only(float64, name, key):
     keys = {"inner": {"name": "Momentum"}} if name == "Lookahead" else {}
     grouped, separate, plain = make_model(), make_model(), make_model()
-    group = dict(GROUPS[0], **{key: HYPER_VALUES[key]})
-    opt = build_optimizer(section(name, param_groups=[group], **keys), grouped, LR)
+    groups = [dict(GROUPS[0], **{key: HYPER_VALUES[key]}), GROUPS[1]]
+    opt = build_optimizer(section(name, param_groups=groups, **keys), grouped, LR)
     own = dict(keys, inner=dict(keys["inner"], **{key: HYPER_VALUES[key]})) if keys else dict(keys, **{key: HYPER_VALUES[key]})
-    opts = [build_optimizer(section(name, **own), separate[0], LR * 0.5)]
-    opts += [build_optimizer(section(name, **keys), layer, LR) for layer in (separate[2], separate[4])]
-    reference = build_optimizer(section(name, param_groups=GROUPS[:1], **keys), plain, LR)  # without the key
-    for step in range(8):
-        for model in (grouped, separate, plain):
-            set_grads(model, step)
-        for o in [opt, reference] + opts:
-            o.step()
-            o.clear_grad()
-    for (n, p), (_, q), (_, r) in zip(grouped.named_parameters(), separate.named_parameters(), plain.named_parameters()):
-        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-12, atol=1e-15, err_msg=n)
+    opts = per_group(separate, lambda layer, m: build_optimizer(section(name, **(own if m == 0.5 else keys)), layer, LR * m))
+    reference = build_optimizer(section(name, param_groups=GROUPS, **keys), plain, LR)  # without the key
+    run_together(8, (grouped, separate, plain), [opt, reference] + opts)
+    assert_same_weights(grouped, separate)
+    for (n, p), (_, r) in zip(grouped.named_parameters(), plain.named_parameters()):
         assert np.array_equal(p.numpy(), r.numpy()) == (not n.startswith("0.")), n  # only group 0 changes
 
 
