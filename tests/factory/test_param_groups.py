@@ -331,6 +331,20 @@ def test_bad_param_groups_are_one_error_line_exit_2_and_no_output_dir(tmp_path, 
     assert not out.exists()
 
 
+def test_check_reports_the_groups_and_rejects_a_pattern_that_matches_nothing(tmp_path, capsys):
+    cfg, out = write_config(tmp_path, "checked", TINY_RUN, _groups({"params": "net.1.*", "lr_mult": 0.5}))
+    capsys.readouterr()
+    assert main(["check", "-c", cfg]) == 0
+    assert "Optimizer.param_groups: [0] lr_mult 0.5: net.1.weight, net.1.bias; default group: net.3.weight, " \
+           "net.3.bias" in capsys.readouterr().out
+    cfg, out = write_config(tmp_path, "typo", TINY_RUN, _groups({"params": "net.1*"}, {"params": "net.3.wieght"}))
+    assert main(["check", "-c", cfg]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: Optimizer.param_groups[1].params: 'net.3.wieght' matches no parameter; allowed: fnmatch patterns of "
+        "the model's parameter names (4 parameters), e.g. net.3.weight, net.1.weight, net.3.bias, net.1.bias")
+    assert not out.exists()
+
+
 def test_the_shipped_config_trains_with_its_groups(tmp_path, capsys):
     with open(ROOT / "configs" / "digits_param_groups.yaml") as fh:
         config = yaml.safe_load(fh)
