@@ -182,20 +182,35 @@ DECAY_GROUPS = [{"params": "0.*", "lr_mult": 0.5, "weight_decay": 0.5},       # 
 DECAY_FACTOR = {"0.weight": 0.5, "0.bias": 0.0, "2.weight": 0.125, "2.bias": 0.25, "4.weight": 0.0, "4.bias": 0.0}
 
 
-@pytest.mark.parametrize("name,keys", [("SGD", {}), ("Momentum", {"momentum": 0.9}), ("AdamW", {}), ("RAdam", {}),
-                                       ("RAdam", {"decoupled_weight_decay": True}), ("Ranger", {"use_gc": False})],
-                         ids=["SGD", "Momentum", "AdamW", "RAdam-L2", "RAdam-decoupled", "Ranger"])
-def test_each_group_decays_its_decayed_members_by_its_own_weight_decay(float64, name, keys):
-    """Coupled (g + wd theta) and decoupled (theta - lr wd theta) decay give the same first step from a
-    zero gradient (RAdam's first steps are momentum SGD on the bias-corrected moment, = g)."""
+def _one_step_from_zero_gradients(name, global_decay, keys=()):
     model = make_model()
-    opt = build_optimizer(section(name, weight_decay=0.125, param_groups=DECAY_GROUPS, **keys), model, LR)
+    opt = build_optimizer(section(name, weight_decay=global_decay, param_groups=DECAY_GROUPS, **dict(keys)), model, LR)
     before = weights(model)
     set_grads(model, 0, scale=0.0)
     opt.step()
-    for n, p in model.named_parameters():
-        expected = before[n] * (1 - LR * mult(n) * DECAY_FACTOR[n])
-        np.testing.assert_allclose(p.numpy(), expected, rtol=1e-12, atol=0, err_msg=n)
+    return before, weights(model)
+
+
+@pytest.mark.parametrize("global_decay", [0.125, 0.0])  # 0: only the groups' own decay
+@pytest.mark.parametrize("name,keys", [("SGD", {}), ("Momentum", {"momentum": 0.9}), ("AdamW", {}), ("RAdam", {}),
+                                       ("RAdam", {"decoupled_weight_decay": True}), ("Ranger", {"use_gc": False})],
+                         ids=["SGD", "Momentum", "AdamW", "RAdam-L2", "RAdam-decoupled", "Ranger"])
+def test_each_group_decays_its_decayed_members_by_its_own_weight_decay(float64, name, keys, global_decay):
+    """Coupled (g + wd theta) and decoupled (theta - lr wd theta) decay give the same first step from a
+    zero gradient (RAdam's first steps are momentum SGD on the bias-corrected moment, = g)."""
+    before, after = _one_step_from_zero_gradients(name, global_decay, keys)
+    for n in before:
+        decay = global_decay if n == "2.weight" else DECAY_FACTOR[n]  # 2.weight: the default group
+        np.testing.assert_allclose(after[n], before[n] * (1 - LR * mult(n) * decay), rtol=1e-12, atol=0, err_msg=n)
+
+
+def test_lamb_decays_exactly_the_members_each_group_decays(float64):
+    """From a zero gradient Lamb's update is its decay term wd theta times the trust ratio
+    ||theta|| / ||wd theta||: theta * (1 - lr mult) for a decayed member whatever wd, none otherwise."""
+    before, after = _one_step_from_zero_gradients("Lamb", 0.125)
+    for n in before:
+        np.testing.assert_allclose(after[n], before[n] * (1 - LR * mult(n) * (DECAY_FACTOR[n] > 0)), rtol=1e-12,
+                                   err_msg=n)
 
 
 # ------------------------------------------------------------- one global-norm clip over all groups
