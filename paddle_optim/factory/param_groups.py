@@ -56,6 +56,9 @@ GROUP_ARGUMENTS: Mapping[type, Tuple[str, ...]] = {
     Lookahead: (),
 }
 
+#: The keys of a ``param_groups`` entry besides the class's own per-group hyperparameters.
+USER_GROUP_KEYS = ("params", "lr_mult", "weight_decay", "exclude_1d_from_decay")
+
 
 def group_arguments(cls: type) -> Tuple[str, ...]:
     """The per-group hyperparameters of ``cls`` (exact class: a subclass may not honour its base's)."""
@@ -133,9 +136,6 @@ def group_report(model_or_parameters: Any, section: Mapping[str, Any]) -> List[s
     parts.append(f"default group: {', '.join(members.get(None, [])) or 'empty'}")
     return ["Optimizer.param_groups: " + "; ".join(parts)]
 
-
-#: The keys of a ``param_groups`` entry besides the class's own per-group hyperparameters.
-USER_GROUP_KEYS = ("params", "lr_mult", "weight_decay", "exclude_1d_from_decay")
 
 
 def split_decay(named_parameters: Sequence[Tuple[str, Any]], no_weight_decay: Sequence[str] = (),
