@@ -111,6 +111,11 @@ def _across_sections(config: Mapping[str, Any]) -> List[ConfigError]:
     problems = []
     if config[MOMENTUM_SECTION] is not None and static_momentum(config["Optimizer"]) is None:
         problems.append(no_momentum(config["Optimizer"]["name"]))
+    for i, group in enumerate(config["Optimizer"].get("param_groups") or () if config[MOMENTUM_SECTION] else ()):
+        for key in ("momentum", "beta1"):  # set_momentum writes every group's, on every step
+            if group.get(key) is not None:
+                problems.append(ConfigError(f"Optimizer.param_groups[{i}].{key}", f"{MOMENTUM_SECTION} sets every "
+                                            f"group's {key} on every step; allowed: one of the two"))
     watched = (config[LR_SECTION] or {}).get("metric")
     reported = directions(config["Metric"])
     if watched is not None and watched not in reported:

@@ -10,6 +10,9 @@
       exclude_1d_from_decay: true
       grad_clip: {name: ClipGradByGlobalNorm, clip_norm: 10}   # or null
       momentum: 0.9             # ... plus the class's own arguments (beta1, epsilon, use_nesterov, ...)
+      param_groups:             # by structured parameter name; the first matching entry wins
+        - {params: "backbone.*", lr_mult: 0.1}
+        - {params: ["head.*"], lr_mult: 10, weight_decay: 0.0, momentum: 0.95}
 
 Lookahead wraps an inner optimizer described by a nested mapping without its own learning rate::
 
@@ -17,19 +20,38 @@ Lookahead wraps an inner optimizer described by a nested mapping without its own
 """
 from typing import Any, Dict, List, Mapping, Tuple
 
-from ..config.ranges import NON_NEGATIVE
+from ..config.patterns import check_patterns
+from ..config.ranges import NON_NEGATIVE, POSITIVE
 from ..config.schema import Field, join_key, validate_section
 from ..errors import ConfigError
 from .clipping import validate_grad_clip
-from .registry import get_spec
+from .param_groups import group_arguments
+from .registry import OptimizerSpec, get_spec
 
 COMMON_FIELDS = {
     "name": Field((str,), help="optimizer name"),
     "learning_rate": Field((float,), range=NON_NEGATIVE, help="base learning rate"),
     "weight_decay": Field((float,), 0.0, NON_NEGATIVE),
-    "no_weight_decay": Field((list,), []),
+    "no_weight_decay": Field((list,), [], check=check_patterns),
     "exclude_1d_from_decay": Field((bool,), True),
     "grad_clip": Field((dict,), None),
+    "param_groups": Field((list,), [], help="[{params: pattern(s), lr_mult, weight_decay, ...}]"),
+}
+
+
+def _check_params(value: Any, key: str) -> None:
+    if not value:
+        raise ConfigError(key, "expected a name pattern or a non-empty list of them (e.g. 'backbone.*')")
+    if isinstance(value, list):
+        check_patterns(value, key)
+
+
+#: The keys of a ``param_groups`` entry that every optimizer takes (param_groups.USER_GROUP_KEYS).
+GROUP_FIELDS = {
+    "params": Field((str, list), check=_check_params, help="fnmatch pattern(s) of structured parameter names"),
+    "lr_mult": Field((float,), 1.0, POSITIVE, help="multiplier of the (scheduled) learning rate"),
+    "weight_decay": Field((float,), None, NON_NEGATIVE, help="decay of its decayed members (default: Optimizer's)"),
+    "exclude_1d_from_decay": Field((bool,), None, help="default: Optimizer's"),
 }
 
 
@@ -57,18 +79,40 @@ def validate_optimizer_section(raw: Any, path: str) -> Tuple[Dict[str, Any], Lis
     clip, clip_errors = validate_grad_clip(resolved.get("grad_clip"), join_key(path, "grad_clip"))
     resolved["grad_clip"] = clip
     errors += clip_errors
-    for i, pattern in enumerate(resolved.get("no_weight_decay") or []):
-        if not isinstance(pattern, str):
-            errors.append(ConfigError(f"{join_key(path, 'no_weight_decay')}[{i}]", f"expected a name pattern string, got {pattern!r}"))
+    group_spec = spec
     if spec.wraps_inner and isinstance(resolved.get("inner"), Mapping):
         inner, inner_errors = _validate_inner(resolved["inner"], join_key(path, "inner"))
         resolved["inner"] = inner
         errors += inner_errors
+        group_spec = get_spec(inner["name"])[0] if not inner_errors else None
+    if resolved.get("param_groups") and group_spec is not None:
+        resolved["param_groups"], group_errors = _validate_groups(resolved["param_groups"], group_spec,
+                                                                  join_key(path, "param_groups"))
+        errors += group_errors
+    return resolved, errors
+
+
+def _validate_groups(raw: List[Any], spec: OptimizerSpec, path: str) -> Tuple[List[Dict[str, Any]], List[ConfigError]]:
+    """Each ``param_groups`` entry: the shared keys plus the per-group hyperparameters the class reads
+    (:data:`~paddle_optim.factory.param_groups.GROUP_ARGUMENTS`), typed and ranged like its own."""
+    own = spec.fields()
+    fields = dict(GROUP_FIELDS, **{k: Field(own[k].types, None, own[k].range) for k in group_arguments(spec.cls) if k in own})
+    resolved, errors = [], []
+    for i, entry in enumerate(raw):
+        key = f"{path}[{i}]"
+        if not isinstance(entry, Mapping):
+            errors.append(ConfigError(key, f"expected a mapping {{params: pattern(s), lr_mult: ...}}, got {entry!r}"))
+            continue
+        group, group_errors = validate_section(entry, fields, key)
+        if spec.decay_style == "none" and group.get("weight_decay"):
+            group_errors.append(ConfigError(join_key(key, "weight_decay"), f"{spec.name} has no weight decay; use 0"))
+        resolved.append(group)
+        errors += group_errors
     return resolved, errors
 
 
 def _validate_inner(raw: Mapping[str, Any], path: str) -> Tuple[Dict[str, Any], List[ConfigError]]:
-    for key in ("learning_rate", "weight_decay", "no_weight_decay", "grad_clip"):
+    for key in ("learning_rate", "weight_decay", "no_weight_decay", "grad_clip", "param_groups"):
         if key in raw:
             return {}, [ConfigError(join_key(path, key), f"set it once on the outer Optimizer.{key}; "
                                     "the inner optimizer inherits it")]

@@ -13,7 +13,6 @@ Both are applied to the freshly built model before the optimizer is built, so fr
 (``stop_gradient = True``) get no optimizer state and no decay, and Lookahead's slow weights start
 from the loaded ones.
 """
-import fnmatch
 import os
 import pickle
 import warnings
@@ -22,6 +21,7 @@ from typing import Any, Dict, List, Mapping, Sequence
 import numpy as np
 import paddle
 
+from ..config.patterns import check_patterns, matches, require_matches
 from ..config.schema import Field
 from ..errors import ConfigError
 
@@ -49,17 +49,11 @@ def _check_pretrained(path: str, key: str) -> None:
         raise ConfigError(key, f"no weights at {path} ({weights_file(path)} is not a file); {_ALLOWED}")
 
 
-def _check_patterns(patterns: List[Any], key: str) -> None:
-    for i, pattern in enumerate(patterns):
-        if not isinstance(pattern, str) or not pattern:
-            raise ConfigError(f"{key}[{i}]", f"expected a name pattern string (e.g. 'backbone.*'), got {pattern!r}")
-
-
 #: The fine-tuning keys every model accepts (besides its own arguments).
 FINE_TUNING_FIELDS = {
     "pretrained": Field((str,), None, check=_check_pretrained, help="weights loaded before training"),
     "pretrained_strict": Field((bool,), True, help="false: keys that do not fit keep their fresh initialisation"),
-    "freeze": Field((list,), [], check=_check_patterns, help="fnmatch patterns of parameters not trained"),
+    "freeze": Field((list,), [], check=check_patterns, help="fnmatch patterns of parameters not trained"),
 }
 
 
@@ -128,10 +122,8 @@ def freeze(model: paddle.nn.Layer, patterns: Sequence[str]) -> str:
     """``stop_gradient = True`` on every parameter whose structured name matches one of ``patterns``."""
     named = list(model.named_parameters())
     for i, pattern in enumerate(patterns):
-        if not any(fnmatch.fnmatchcase(name, pattern) for name, _ in named):
-            raise ConfigError(f"Model.freeze[{i}]", f"{pattern!r} matches no parameter; allowed: patterns of the "
-                              f"model's parameter names, e.g. {', '.join(n for n, _ in named[:4])}")
-    frozen = [name for name, p in named if any(fnmatch.fnmatchcase(name, pat) for pat in patterns)]
+        require_matches([pattern], [name for name, _ in named], f"Model.freeze[{i}]")
+    frozen = [name for name, _ in named if matches(name, patterns)]
     if len(frozen) == len(named):
         raise ConfigError("Model.freeze", f"{patterns} matches every parameter: nothing would be trained")
     for name, param in named:

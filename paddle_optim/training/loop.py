@@ -14,6 +14,7 @@ import paddle
 
 from ..factory import build_optimizer
 from ..factory.clipping import ClipGradByGlobalNormAcrossGroups, global_norm
+from ..factory.param_groups import group_report
 from ..config.metrics import improved, monitor
 from ..data import build_datasets
 from ..data.arrays import ArrayDataset
@@ -63,6 +64,8 @@ class Run:
         self.steps_per_epoch = config_steps_per_epoch(config, world.size, len(self.train_set))
         self.schedule = build_schedule(config, self.steps_per_epoch, resolved=True)
         optimizer = build_optimizer(config["Optimizer"], self.model, self.schedule.learning_rate)
+        for line in group_report(self.model, config["Optimizer"]):
+            log.info(line)
         self.amp = Amp(config["AMP"], world.device)
         self.model, self.optimizer = self.amp.decorate(self.model, optimizer)
         self.schedule.attach(self.optimizer)
