@@ -123,7 +123,7 @@ class _WorkerGuard(paddle.io.Dataset):
     def __getitem__(self, index: int):
         slot = paddle.io.get_worker_info().id
         self.reading[slot] = index
-        sample = self._reported(read_sample, self.dataset, index, self.what)
+        sample = _host_arrays(self._reported(read_sample, self.dataset, index, self.what))
         self.reading[slot] = -1
         self._batch.append(index)  # this worker's copy: the indices of the batch it is collating
         return sample
@@ -163,6 +163,20 @@ def _exit_description(code: int) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exited with code {code}"
+
+
+def _host_arrays(sample):
+    """A sample with its Paddle tensors as numpy arrays. Tensors made in a worker (``ToTensor``) and
+    batched there (``paddle.stack``) reach the training process through shared memory, and on Paddle 2.6
+    that path crashes a worker (SIGSEGV) or fails a batch (``Tensor's dimension is out of bound``) in
+    some epochs even with good data; numpy arrays take Paddle's plain path and give the same batch."""
+    if isinstance(sample, paddle.Tensor):
+        return sample.numpy()
+    if isinstance(sample, (tuple, list)):
+        return type(sample)(_host_arrays(field) for field in sample)
+    if isinstance(sample, dict):
+        return {key: _host_arrays(field) for key, field in sample.items()}
+    return sample
 
 
 def _quiet_worker(worker_id: int) -> None:

@@ -306,3 +306,31 @@ def test_a_data_error_on_one_rank_ends_the_whole_launch(tmp_path):
     named = [e for e in errors if "training sample 20 could not be read: ValueError: record 20 is corrupt" in e]
     # The other rank, if its all-reduce failed before the launcher stopped it: PeerLost's line.
     assert len(named) == 1 and all("lost rank" in e for e in errors if e not in named), errors
+
+
+
+def test_the_guarded_readers_return_what_paddle_dataloader_returns(tmp_path):
+    """Reading in this process and through guarded workers changes no batch: the same values, in the
+    same order, as ``paddle.io.DataLoader`` with the same batch sampler (an image folder: a Paddle tensor
+    per sample; the user set: numpy arrays and ints)."""
+    import paddle
+
+    from paddle_optim.data.folder import image_folder
+    from paddle_optim.data.loader import iterate_batches
+    from paddle_optim.data.sampler import EpochBatchSampler
+    from rel_bad_data import FlakyDataset
+
+    make_images(tmp_path / "img", {"a": 5, "b": 6})
+    for dataset in (image_folder(str(tmp_path / "img"), [8, 8], [0.5] * 3, [0.5] * 3), FlakyDataset("train", 21)):
+        sampler = EpochBatchSampler(dataset, 4, seed=1)
+        sampler.set_epoch(2)
+        expected = [(x.numpy(), y.numpy().reshape(-1)) for x, y in
+                    paddle.io.DataLoader(dataset, batch_sampler=sampler, return_list=True)]
+        assert len(expected) == 3 + (len(dataset) > 12) * 3
+        for num_workers in (0, 2):
+            got = [(x.numpy(), y.numpy()) for x, y in iterate_batches(dataset, sampler, num_workers)]
+            assert len(got) == len(expected)
+            for (x, y), (x_ref, y_ref) in zip(got, expected):
+                np.testing.assert_array_equal(x, x_ref)
+                np.testing.assert_array_equal(y, y_ref)
+                assert x.dtype == x_ref.dtype and y.dtype == np.int64
