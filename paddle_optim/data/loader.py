@@ -100,7 +100,8 @@ def _as_tensor(value) -> paddle.Tensor:
 
 def _in_process(dataset, batch_sampler, what: str):
     for indices in batch_sampler:
-        x, y = collate([read_sample(dataset, i, what) for i in indices], indices, what)
+        with paddle.no_grad():  # transforms of Paddle ops: no autograd bookkeeping
+            x, y = collate([read_sample(dataset, i, what) for i in indices], indices, what)
         yield _as_tensor(x), _as_tensor(y)
 
 
