@@ -27,7 +27,7 @@ from .config.loader import load_config
 from .config.metrics import directions
 from .config.ranges import COUNT, NON_NEGATIVE, SEED
 from .config.schema import Field, did_you_mean, unknown_name_message, validate_section
-from .data import validate_data_section
+from .data import class_label_problems, validate_data_section
 from .errors import ConfigError, UserError
 from .factory import validate_optimizer_section
 from .models import validate_model_section
@@ -37,7 +37,7 @@ from .schedulers.builder import LR_SECTION
 from .training.amp import AMP_FIELDS
 from .training.checkpoint import CHECKPOINT_FIELDS
 from .training.ema import EMA_FIELDS
-from .training.loss import validate_loss_section
+from .training.loss import ignored_label, validate_loss_section
 from .training.metrics import validate_metric_section
 
 Validator = Callable[[Any, str], Tuple[Dict[str, Any], List[ConfigError]]]
@@ -121,4 +121,5 @@ def _across_sections(config: Mapping[str, Any]) -> List[ConfigError]:
     if watched is not None and watched not in reported:
         problems.append(ConfigError(f"{LR_SECTION}.metric", unknown_name_message("evaluation metric", watched, reported)
                                     + " (the evaluation loss and the names the Metric section reports)"))
+    problems += class_label_problems(config["Data"], ignored_label(config["Loss"]))
     return problems

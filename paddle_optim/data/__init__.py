@@ -25,9 +25,10 @@ from ..config.import_path import check_kwargs, is_import_path, load_object
 from ..config.ranges import CLASSES, COUNT, NON_NEGATIVE, OPEN_UNIT, POSITIVE
 from ..config.schema import REQUIRED, Field, Range, join_key, unknown_name_message, validate_section
 from ..errors import ConfigError
-from .arrays import (ArrayDataset, DatasetInfo, class_indices, held_out, split_train_val, split_values)
+from . import npz
+from .arrays import ArrayDataset, DatasetInfo, held_out, held_out_by_class, split_train_val
 from .digits import load_digits
-from .folder import count_images, image_folder
+from .folder import check_folders, count_images, image_folder
 from .sampler import steps_per_epoch
 from .synthetic import make_blobs, make_multilabel, make_regression
 
@@ -125,7 +126,21 @@ def validate_dataset(raw: Any, path: str) -> Tuple[Dict[str, Any], List[ConfigEr
     for key in ("train_dir", "val_dir"):
         if name == "folder" and resolved.get(key) and not os.path.isdir(resolved[key]):
             errors.append(ConfigError(join_key(path, key), f"directory not found: {resolved[key]}"))
+    if not errors and name in _CHECK_FILES:  # the contents, once the section itself is valid
+        errors += _CHECK_FILES[name](resolved)
     return resolved, errors
+
+
+#: The data sets whose files are checked when the config is read, before anything is built or written.
+_CHECK_FILES: Mapping[str, Callable[[Mapping[str, Any]], List[ConfigError]]] = {
+    "npz": npz.check_files, "folder": check_folders}
+
+
+def class_label_problems(data_section: Mapping[str, Any], ignore_index: Optional[int]) -> List[ConfigError]:
+    """The data set's class labels against the one rule (in ``[0, num_classes)``, or the loss's
+    ``ignore_index``), where they are known before anything is built: ``npz`` files."""
+    ds = data_section["dataset"]
+    return npz.class_label_problems(ds, ignore_index) if ds["name"] == "npz" else []
 
 
 def validate_data_section(raw: Any, path: str) -> Tuple[Dict[str, Any], List[ConfigError]]:
@@ -148,64 +163,18 @@ def num_train_samples(data_section: Mapping[str, Any]) -> int:
     name = ds["name"]
     if name == "digits":
         y = load_digits()[1]
-        return len(y) - _held_out(y, ds["val_fraction"])
+        return len(y) - held_out_by_class(y, ds["val_fraction"])
     if name == "synthetic" or name in _GENERATED:
         return ds["num_samples"]
     if name == "npz":
-        y = npz_labels(ds)
+        y = npz.training_targets(ds)
         if ds["val"]:
             return len(y)
-        return len(y) - (_held_out(y, ds["val_fraction"]) if ds["targets"] == "classes" else
+        return len(y) - (held_out_by_class(y, ds["val_fraction"]) if ds["targets"] == "classes" else
                          held_out(len(y), ds["val_fraction"]))
     if name == "folder":
         return count_images(ds["train_dir"])
     return len(_user_factory(ds)(mode="train", **ds["kwargs"]))
-
-
-def npz_labels(ds: Mapping[str, Any]):
-    """The label array of the training ``.npz`` (the only array read)."""
-    with np.load(ds["train"]) as npz:
-        if ds["y_key"] not in npz.files:
-            raise ConfigError("Data.dataset.y_key", f"{ds['train']} has no array '{ds['y_key']}'; "
-                              f"it has: {', '.join(npz.files)}")
-        return _npz_targets(npz[ds["y_key"]], ds["train"], ds)
-
-
-def _npz_targets(y, path: str, ds: Mapping[str, Any]):
-    """The ``.npz`` targets as the section's ``targets`` says: class indices, or float values."""
-    if ds["targets"] == "classes":
-        return _npz_class_indices(y, path, ds["num_classes"])
-    y = np.asarray(y)
-    if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_) or y.ndim == 0:
-        raise ConfigError("Data.dataset.y_key", f"{path}: targets: values needs a numeric array (N, ...), "
-                          f"got {y.dtype} {tuple(y.shape)}")
-    y = y.astype("float32")
-    if not np.isfinite(y).all():
-        raise ConfigError("Data.dataset.y_key", f"{path}: targets must be finite, got nan or inf")
-    return y.reshape(len(y), 1) if y.ndim == 1 else y
-
-
-def _npz_class_indices(y, path: str, num_classes):
-    """The labels of an ``.npz`` as 1-D class indices, checked before anything is trained or written:
-    shape ``(N,)`` or ``(N, 1)``, whole numbers, in ``[0, num_classes)`` when ``num_classes`` is given."""
-    key = "Data.dataset.y_key"
-    try:
-        y = class_indices(y)
-    except ValueError as err:
-        raise ConfigError(key, f"{path}: {err}") from None
-    if y.size and not np.array_equal(y, np.round(y)):
-        raise ConfigError(key, f"{path}: class labels must be whole numbers, got e.g. {y[y != np.round(y)][0]!r}")
-    if y.size and y.min() < 0:
-        raise ConfigError(key, f"{path}: class labels must be >= 0, got {y.min()!r}")
-    if y.size and num_classes is not None and y.max() >= num_classes:
-        raise ConfigError("Data.dataset.num_classes", f"{path} has label {int(y.max())}, outside "
-                          f"[0, {num_classes}); allowed: num_classes > the largest label, or omit it")
-    return y.astype("int64")
-
-
-def _held_out(y, val_fraction: float) -> int:
-    """Validation samples taken out by :func:`~paddle_optim.data.arrays.split_train_val`."""
-    return sum(held_out(int(np.sum(y == c)), val_fraction) for c in np.unique(y))
 
 
 def build_datasets(data_section: Mapping[str, Any]):
@@ -228,12 +197,10 @@ def build_datasets(data_section: Mapping[str, Any]):
         train = ArrayDataset(x[:n], y[:n], y.shape[1])
         return train, ArrayDataset(x[n:], y[n:], y.shape[1]), train.info
     if name == "npz":
-        return _npz_datasets(ds)
+        return npz.datasets(ds)
     if name == "folder":
         train = image_folder(ds["train_dir"], ds["image_size"], ds["mean"], ds["std"])
         val = image_folder(ds["val_dir"], ds["image_size"], ds["mean"], ds["std"])
-        if train.classes != val.classes:
-            raise ConfigError("Data.dataset.val_dir", f"class folders differ from train_dir: {val.classes} vs {train.classes}")
         shape = (3,) + tuple(ds["image_size"])
         return train, val, DatasetInfo(shape, len(train.classes))
     factory = _user_factory(ds)
@@ -250,31 +217,6 @@ _GENERATED: Mapping[str, Callable] = {
 }
 
 
-def _npz_datasets(ds: Mapping[str, Any]):
-    def read(path: str, key_path: str):
-        with np.load(path) as npz:
-            for key in (ds["x_key"], ds["y_key"]):
-                if key not in npz.files:
-                    raise ConfigError(key_path, f"{path} has no array '{key}'; it has: {', '.join(npz.files)}")
-            x, y = npz[ds["x_key"]], _npz_targets(npz[ds["y_key"]], path, ds)
-        if len(x) != len(y):
-            raise ConfigError(key_path, f"{path}: {len(x)} samples in '{ds['x_key']}' but {len(y)} labels "
-                              f"in '{ds['y_key']}'")
-        return x, y
-
-    x, y = read(ds["train"], "Data.dataset.train")
-    if ds["val"]:
-        xv, yv = read(ds["val"], "Data.dataset.val")
-    else:
-        split = split_train_val if ds["targets"] == "classes" else split_values
-        x, y, xv, yv = split(x, y, ds["val_fraction"], ds["split_seed"])
-    if ds["targets"] == "values":
-        num_classes = ds["num_classes"] or math.prod(y.shape[1:])
-    else:
-        num_classes = ds["num_classes"] or int(max(y.max(), yv.max())) + 1
-    return ArrayDataset(x, y, num_classes), ArrayDataset(xv, yv, num_classes), DatasetInfo(tuple(x.shape[1:]), num_classes)
-
-
 def config_steps_per_epoch(config, world_size: int = 1, num_samples: Optional[int] = None) -> int:
     """Optimizer steps per epoch of a resolved config, for every command (``train``, ``check``,
     ``lr-plot``, ``compare``). Reads only the size of the training set, unless ``num_samples`` gives
@@ -287,5 +229,5 @@ def config_steps_per_epoch(config, world_size: int = 1, num_samples: Optional[in
         raise ConfigError("Data.batch_size", str(err)) from None
 
 
-__all__ = ["DATASETS", "build_datasets", "config_steps_per_epoch", "num_train_samples", "steps_per_epoch",
+__all__ = ["DATASETS", "build_datasets", "class_label_problems", "config_steps_per_epoch", "num_train_samples", "steps_per_epoch",
            "validate_data_section", "validate_dataset"]

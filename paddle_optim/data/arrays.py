@@ -5,7 +5,7 @@ can use it), and also hands out whole batches by fancy indexing (:meth:`ArrayDat
 is what the trainer does: collating one sample at a time costs more than the step of a small model.
 """
 from dataclasses import dataclass
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import paddle
@@ -32,6 +32,21 @@ def class_indices(y: np.ndarray) -> np.ndarray:
     if y.ndim != 1:
         raise ValueError(f"class labels must have shape (N,) or (N, 1), got {tuple(y.shape)}")
     return y
+
+
+def bad_class_labels(labels: np.ndarray, num_classes: Optional[int], ignore_index: Optional[int]) -> np.ndarray:
+    """Which class labels break THE rule (a boolean mask): a label is a class index in
+    ``[0, num_classes)`` (any index >= 0 when ``num_classes`` is None), or exactly ``ignore_index``, the
+    label a class-index loss skips (Paddle's CrossEntropyLoss / NLLLoss: -100 unless the Loss section
+    sets it). Any other negative label is an error, wherever labels are checked (the ``npz`` files when
+    the config is read, every batch's labels against the model's outputs before training)."""
+    labels = np.asarray(labels)
+    bad = labels < 0
+    if num_classes is not None:
+        bad |= labels >= num_classes
+    if ignore_index is not None:
+        bad &= labels != ignore_index
+    return bad
 
 
 def targets(y: np.ndarray) -> np.ndarray:
@@ -73,6 +88,11 @@ def held_out(class_count: int, val_fraction: float) -> int:
     """Validation samples taken from a class of ``class_count`` samples, or from all samples of float
     targets (the one rounding rule)."""
     return int(round(class_count * val_fraction))
+
+
+def held_out_by_class(y: np.ndarray, val_fraction: float) -> int:
+    """Validation samples :func:`split_train_val` takes out of the class labels ``y``."""
+    return sum(held_out(int(np.sum(y == c)), val_fraction) for c in np.unique(y))
 
 
 def split_values(x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int):

@@ -28,7 +28,7 @@ def evaluate(model, dataset, batch_size: int, loss_fn, metrics: Sequence[Evaluat
     for metric in metrics:
         metric.reset()
     loss_sum = count = 0.0
-    for x, y in iterate_batches(dataset, sampler, num_workers):
+    for x, y in iterate_batches(dataset, sampler, num_workers, what="validation"):
         with amp.autocast():
             outputs = model(x)
         outputs = outputs.astype("float32")

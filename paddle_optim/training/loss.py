@@ -13,13 +13,14 @@ A loss returns a scalar tensor, or a dict of named scalar terms whose ``loss`` e
 every term is logged (:func:`loss_terms`).
 """
 import inspect
-from typing import Any, Callable, Dict, List, Mapping, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import paddle
 
 from ..config.import_path import check_kwargs, is_import_path, load_object
 from ..config.ranges import HALF_OPEN_UNIT
 from ..config.schema import Field, join_key, unknown_name_message
+from ..data.arrays import bad_class_labels
 from ..errors import ConfigError, user_code_failed
 
 #: The name of the optimised term of a loss that returns a dict.
@@ -121,14 +122,20 @@ def loss_terms(value: Any) -> Dict[str, paddle.Tensor]:
     return {OPTIMISED: value}
 
 
+def ignored_label(section: Mapping[str, Any]) -> Optional[int]:
+    """The class label the loss skips: the section's ``ignore_index``, else Paddle's default -100 for
+    :data:`CLASS_INDEX_LOSSES`, else none (every negative label is then an error)."""
+    default = -100 if section.get("name") in CLASS_INDEX_LOSSES else None
+    return section.get("ignore_index", default)
+
+
 def check_class_targets(section: Mapping[str, Any], labels, num_outputs: int, where: str) -> None:
     """ConfigError when class-index ``labels`` (a numpy array: a whole in-memory set, or one batch) fall
-    outside the model's ``num_outputs`` classes for a loss of :data:`CLASS_INDEX_LOSSES` (its
-    ``ignore_index``, default -100, is allowed)."""
+    outside the model's ``num_outputs`` classes for a loss of :data:`CLASS_INDEX_LOSSES`, by the one
+    rule of :func:`~paddle_optim.data.arrays.bad_class_labels` (its :func:`ignored_label` is allowed)."""
     if section["name"] not in CLASS_INDEX_LOSSES or not labels.size:
         return
-    ignore = section.get("ignore_index", -100)
-    bad = labels[((labels < 0) | (labels >= num_outputs)) & (labels != ignore)]
+    bad = labels[bad_class_labels(labels, num_outputs, ignored_label(section))]
     if bad.size:
         raise ConfigError("Model.num_classes", f"the {where} has class label {int(bad[0])}, outside the model's "
                           f"{num_outputs} outputs [0, {num_outputs}); allowed: num_classes above the largest "
