@@ -37,7 +37,15 @@ def seed_generators(*key: int) -> None:
 
 @contextlib.contextmanager
 def seeded(*key: int) -> Iterator[None]:
-    """Inside the block ``random`` and ``numpy.random`` draw from ``key``; on exit the caller's states are back."""
+    """Inside the block ``random`` and ``numpy.random`` draw from ``key``; on exit the caller's states are back.
+
+    In a DataLoader worker process the generators serve the data set alone, so they are only seeded:
+    saving and restoring numpy's state costs 4-5x more than seeding it (about 0.2 ms vs 0.04 ms).
+    """
+    if paddle.io.get_worker_info() is not None:
+        seed_generators(*key)
+        yield
+        return
     with _GENERATORS, numpy_state_kept():
         python_state = random.getstate()
         seed_generators(*key)
