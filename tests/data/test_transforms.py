@@ -8,6 +8,8 @@ import sys
 import numpy as np
 import paddle
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from paddle_optim.cli import main
 from paddle_optim.data import build_datasets, validate_data_section
@@ -80,6 +82,31 @@ def test_a_bad_transform_list_is_one_error_at_its_key(folder, keys, key, fragmen
     _, errors = validate_data_section(dict({"dataset": folder}, **keys), "Data")
     assert [e.key for e in errors] == [key], [str(e) for e in errors]
     assert fragment in errors[0].message, errors[0].message
+
+
+_ARGUMENT = st.one_of(st.none(), st.booleans(), st.integers(-3, 40), st.floats(allow_nan=True, allow_infinity=True),
+                      st.sampled_from(["", "x", "random", "CHW", "bilinear"]), st.lists(st.integers(-2, 40), max_size=5),
+                      st.lists(st.floats(-1, 2), max_size=4))
+_ITEM = st.one_of(st.sampled_from(["ToTensor", "RandomHorizontalFlip", "Flip", 3]), st.fixed_dictionaries(
+    {"name": st.sampled_from(["Resize", "RandomResizedCrop", "ColorJitter", "RandomCrop", "Normalize", "Pad",
+                              "RandomRotation", "RandomErasing", "Grayscale", "ToTensor", "Transpose", "nosuch"])},
+    optional={k: _ARGUMENT for k in ("size", "scale", "brightness", "hue", "mean", "std", "padding", "degrees",
+                                     "prob", "value", "num_output_channels", "data_format", "zz")}))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(st.lists(_ITEM, min_size=1, max_size=4))
+def test_any_transform_list_validates_and_builds_or_is_config_errors(folder, items):
+    """Never a traceback: a list resolves (then the data sets build and give the probed shape) or every
+    problem is a ConfigError at a Data.transforms key."""
+    # images of 12x12: lists that keep the size are valid with the fixed validation pipeline
+    resolved, errors = validate_data_section({"dataset": dict(folder, image_size=[12, 12]), "transforms": items}, "Data")
+    if errors:
+        assert all(e.key.startswith("Data.transforms") for e in errors), [str(e) for e in errors]
+        return
+    train, _, info = build_datasets(resolved)
+    assert np.asarray(train[1][0]).shape == info.sample_shape and np.asarray(train[1][0]).dtype == np.float32
 
 
 def test_transforms_belong_to_image_folders():
