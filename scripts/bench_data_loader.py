@@ -27,6 +27,7 @@ from PIL import Image
 from paddle_optim.data.folder import image_folder
 from paddle_optim.data.loader import iterate_batches
 from paddle_optim.data.sampler import EpochBatchSampler
+from paddle_optim.data.transforms import build_transforms, default_transforms
 
 
 def make_folder(root: str, images: int, size: int) -> None:
@@ -62,7 +63,7 @@ def main() -> None:
     readers = [r for r in READERS if args.only == "all" or r[1] is iterate_batches]
     with tempfile.TemporaryDirectory() as root:
         make_folder(root, args.images, args.size)
-        dataset = image_folder(root, [args.size] * 2, [0.5] * 3, [0.5] * 3)
+        dataset = image_folder(root, build_transforms(default_transforms([args.size] * 2, [0.5] * 3, [0.5] * 3)))
         times = {name: [] for name, _, _ in READERS}
         failures = dict.fromkeys(times, 0)
         for epoch in range(args.rounds):

@@ -29,8 +29,10 @@ from . import npz
 from .arrays import ArrayDataset, DatasetInfo, held_out, held_out_by_class, split_train_val
 from .digits import load_digits
 from .folder import check_folders, count_images, image_folder
+from .loader import read_sample
 from .sampler import steps_per_epoch
 from .synthetic import make_blobs, make_multilabel, make_regression
+from .transforms import SeededSamples, build_transforms, default_transforms, probe_folder, validate_transforms
 
 
 
@@ -94,7 +96,14 @@ DATA_FIELDS = {
     "drop_last": Field((bool,), False),
     "shuffle": Field((bool,), True),
     "num_workers": Field((int,), 0, NON_NEGATIVE, help="DataLoader workers (image folders / user data sets)"),
+    "transforms": Field((list,), None, help="folder: the training images' paddle.vision.transforms, e.g. "
+                        "[{name: RandomResizedCrop, size: 32}, RandomHorizontalFlip, ToTensor] (default: Resize, "
+                        "ToTensor, Normalize from the data set's image_size, mean, std)"),
+    "eval_transforms": Field((list,), None, help="folder: the validation images' transforms (default as transforms)"),
 }
+
+#: The Data keys that hold a transform list, and the folder each one is tried on.
+_TRANSFORM_KEYS = (("transforms", "train_dir"), ("eval_transforms", "val_dir"))
 
 
 def validate_dataset(raw: Any, path: str) -> Tuple[Dict[str, Any], List[ConfigError]]:
@@ -150,7 +159,39 @@ def validate_data_section(raw: Any, path: str) -> Tuple[Dict[str, Any], List[Con
         errors += more
     if resolved.get("eval_batch_size") is None and "batch_size" in resolved:
         resolved["eval_batch_size"] = resolved["batch_size"]
+    errors += _validate_transform_keys(resolved, path, not errors)
     return resolved, errors
+
+
+def _validate_transform_keys(resolved: Dict[str, Any], path: str, probe: bool) -> List[ConfigError]:
+    """``Data.transforms`` / ``Data.eval_transforms``: folder data sets only; each list resolved, then (when the
+    rest of the section is valid) tried on its folder's first image; both must give one sample shape."""
+    errors: List[ConfigError] = []
+    ds = resolved.get("dataset") or {}
+    shapes = {}
+    for key, folder in _TRANSFORM_KEYS:
+        if resolved.get(key) is None:
+            continue
+        if ds.get("name") != "folder":
+            errors.append(ConfigError(join_key(path, key), "applies to the folder data set only (Data.dataset.name: "
+                                      "folder); a user data set applies its own transforms in its factory"))
+            continue
+        resolved[key], more = validate_transforms(resolved[key], join_key(path, key))
+        errors += more
+        if probe and not more:
+            try:
+                shapes[key] = probe_folder(resolved[key], ds[folder], join_key(path, key))
+            except ConfigError as err:
+                errors.append(err)
+    if shapes and None not in shapes.values():  # None: a folder without images, reported when it is read
+        default = (3,) + tuple(ds["image_size"])  # the fixed pipeline's shape (RGB)
+        train, val = shapes.get("transforms", default), shapes.get("eval_transforms", default)
+        if train != val:
+            key = "eval_transforms" if "eval_transforms" in shapes else "transforms"
+            errors.append(ConfigError(join_key(path, key), f"the training images come out {train}, the validation "
+                                      f"images {val}; the model takes one input shape: make both lists (or "
+                                      f"Data.dataset.image_size) produce the same size"))
+    return errors
 
 
 def _user_factory(section: Mapping[str, Any]) -> Callable:
@@ -199,13 +240,21 @@ def build_datasets(data_section: Mapping[str, Any]):
     if name == "npz":
         return npz.datasets(ds)
     if name == "folder":
-        train = image_folder(ds["train_dir"], ds["image_size"], ds["mean"], ds["std"])
-        val = image_folder(ds["val_dir"], ds["image_size"], ds["mean"], ds["std"])
-        shape = (3,) + tuple(ds["image_size"])
+        train = _folder(ds, "train_dir", data_section["transforms"])
+        val = _folder(ds, "val_dir", data_section["eval_transforms"])
+        shape = tuple(read_sample(train, 0, "training")[0].shape) if data_section["transforms"] else (3,) + tuple(ds["image_size"])
         return train, val, DatasetInfo(shape, len(train.classes))
     factory = _user_factory(ds)
     train, val = factory(mode="train", **ds["kwargs"]), factory(mode="val", **ds["kwargs"])
     return train, val, DatasetInfo(tuple(np.shape(train[0][0])), ds["num_classes"])
+
+
+def _folder(ds: Mapping[str, Any], folder: str, transforms: Optional[List[Dict[str, Any]]]):
+    """The images of ``ds[folder]`` through ``transforms`` (each sample's random numbers seeded, see
+    :class:`~paddle_optim.data.transforms.SeededSamples`), or through the fixed pipeline when None."""
+    if transforms is None:  # nothing random: no seeding
+        return image_folder(ds[folder], build_transforms(default_transforms(ds["image_size"], ds["mean"], ds["std"])))
+    return SeededSamples(image_folder(ds[folder], build_transforms(transforms)))
 
 
 #: The generated data sets with float targets, each ``(x, y)`` of its resolved section (train, then val samples).

@@ -1,8 +1,9 @@
 """User images in the ``paddle.vision.datasets.DatasetFolder`` layout: ``root/<class name>/<image>``.
 
-Images are decoded by Paddle's default loader, resized to ``image_size``, scaled to [0, 1] and
-normalised with ``mean``/``std`` per channel; the class index is the sorted position of the folder
-name (as DatasetFolder does), so train and val folders must hold the same class folders.
+Images are decoded by Paddle's default loader and passed through ``Data.transforms`` (default: resized
+to ``image_size``, scaled to [0, 1] and normalised with ``mean``/``std`` per channel); the class index
+is the sorted position of the folder name (as DatasetFolder does), so train and val folders must hold
+the same class folders.
 
 The layout is checked when the config is read (:func:`check_folders`), with Paddle's own scan (the
 same class folders and image extensions DatasetFolder uses), before anything is built or written:
@@ -17,11 +18,9 @@ import paddle
 from ..errors import ConfigError
 
 
-def image_folder(root: str, image_size, mean, std):
-    from paddle.vision import transforms
-
-    transform = transforms.Compose([transforms.Resize(tuple(image_size)), transforms.ToTensor(),
-                                    transforms.Normalize(mean=list(mean), std=list(std))])
+def image_folder(root: str, transform):
+    """The images under ``root`` through ``transform`` (a callable on a PIL image, see
+    :func:`paddle_optim.data.transforms.build_transforms`)."""
     return paddle.vision.datasets.DatasetFolder(root, transform=transform)
 
 

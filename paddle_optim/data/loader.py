@@ -14,7 +14,13 @@ worker's exception in that thread (the process sees only ``Blocking queue is kil
 dead worker from a SIGCHLD handler, as an exception raised wherever the training process happens to
 be. So the worker side reports what failed (:class:`_WorkerGuard`) and the training process turns it
 into a :class:`SampleError` at the next batch.
+
+The sampler's ``(seed, epoch)`` also fixes the random numbers of the epoch's data: each augmented
+sample's (:class:`~paddle_optim.data.transforms.SeededSamples`) and each worker process's
+(:func:`~paddle_optim.data.randomness.seed_worker`); the main process's numpy state, which Paddle draws
+each iterator's worker seed from, is kept (it is part of a checkpoint).
 """
+import functools
 import multiprocessing
 import os
 import signal
@@ -27,6 +33,8 @@ from paddle.io.dataloader.collate import default_collate_fn
 
 from ..errors import UserError
 from .arrays import ArrayDataset
+from .randomness import numpy_state_kept, seed_worker
+from .transforms import SeededSamples
 
 #: How long a stopping worker may take to finish its sample before it is left to exit with the process.
 _SHUTDOWN_SECONDS = 5
@@ -49,6 +57,8 @@ def iterate_batches(dataset, batch_sampler, num_workers: int = 0,
             x, y = dataset.batch(indices)
             yield paddle.to_tensor(x), paddle.to_tensor(y)
         return
+    if isinstance(dataset, SeededSamples):
+        dataset.set_epoch(batch_sampler.seed, batch_sampler.epoch)
     batches = _in_process(dataset, batch_sampler, what) if num_workers == 0 else \
         _in_workers(dataset, batch_sampler, num_workers, what)
     for x, y in batches:
@@ -180,17 +190,20 @@ def _host_arrays(sample):
     return sample
 
 
-def _quiet_worker(worker_id: int) -> None:
-    """A worker's crash is reported by the training process in one line; Paddle's C++ stack dump
-    from the worker would bury it."""
+def _init_worker(seed: int, epoch: int, worker_id: int) -> None:
+    """A worker's generators from ``(seed, epoch, worker id)``; and its crash is reported by the
+    training process in one line (Paddle's C++ stack dump from the worker would bury it)."""
+    seed_worker(seed, epoch, worker_id)
     paddle.disable_signal_handler()
 
 
 def _in_workers(dataset, batch_sampler, num_workers: int, what: str):
     guard = _WorkerGuard(dataset, num_workers, what)
     loader = paddle.io.DataLoader(guard, batch_sampler=batch_sampler, num_workers=num_workers, return_list=True,
-                                  collate_fn=guard.collate, worker_init_fn=_quiet_worker)
-    batches = iter(loader)  # starts the workers and Paddle's SIGCHLD handler
+                                  collate_fn=guard.collate,
+                                  worker_init_fn=functools.partial(_init_worker, batch_sampler.seed, batch_sampler.epoch))
+    with numpy_state_kept():
+        batches = iter(loader)  # starts the workers and Paddle's SIGCHLD handler
     deaths = _DeathWatch()
     try:
         while True:

@@ -27,6 +27,7 @@ Before reading (and before the next write) :func:`recover` finishes an interrupt
 ``.pdstates.tmp`` exists, and otherwise deletes the leftovers of an uncommitted write, so the
 previous ``P.*`` stay intact.
 """
+import filecmp
 import hashlib
 import logging
 import os
@@ -154,6 +155,9 @@ def copy(src_prefix: str, dst_prefix: str) -> None:
     """Make ``dst_prefix.*`` a complete, independent copy of ``src_prefix.*`` with the same redo-log
     protocol (repeating it after an interruption is harmless)."""
     recover(dst_prefix)
+    if all(os.path.exists(dst_prefix + suffix) and filecmp.cmp(src_prefix + suffix, dst_prefix + suffix, shallow=False)
+           for suffix in SUFFIXES):
+        return  # already this copy (a resumed run redoing its epoch-end copies): leave the files as they are
     for suffix in SUFFIXES[:2]:
         _place_copy(src_prefix + suffix, dst_prefix + suffix + ".tmp")
     _place_copy(src_prefix + ".pdstates", dst_prefix + ".pdstates.part")

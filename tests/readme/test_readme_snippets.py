@@ -184,11 +184,33 @@ print(json.dumps(results))
 """
 
 
+def _image_folder_overrides(config: str, folders: List[str]) -> Tuple[str, ...]:
+    """A ``folder`` config names directories its README lines tell the user to make (``python -m
+    paddle_optim.data.digits_folder DIR``): checked with them made once, in a temporary directory."""
+    document = yaml.safe_load((ROOT / config).read_text())
+    dataset = ((document or {}).get("Data") or {}).get("dataset") or {}
+    if dataset.get("name") != "folder":
+        return ()
+    if not folders:
+        import tempfile
+
+        from paddle_optim.data.digits_folder import write_digits_folder
+
+        folders.append(tempfile.mkdtemp(prefix="readme_digits_png_"))
+        write_digits_folder(folders[0])
+    return (f"Data.dataset.train_dir={folders[0]}/train", f"Data.dataset.val_dir={folders[0]}/val")
+
+
+_FOLDERS: List[str] = []
+
+
 def check_all(jobs: Dict[str, Tuple[str, Tuple[str, ...]]]) -> List[str]:
     """``paddle-optim check -c CONFIG -o ...`` for every {where: (CONFIG, overrides)}, in one subprocess;
     one message per config that does not exit 0."""
     if not jobs:
         return []
+    jobs = {where: (config, _image_folder_overrides(config, _FOLDERS) + tuple(overrides))
+            for where, (config, overrides) in jobs.items()}
     proc = subprocess.run([sys.executable, "-c", BATCH_CHECK, json.dumps(list(jobs.values()))],
                           capture_output=True, text=True, timeout=CHECK_TIMEOUT, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr

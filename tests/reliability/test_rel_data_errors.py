@@ -316,12 +316,13 @@ def test_the_guarded_readers_return_what_paddle_dataloader_returns(tmp_path):
     import paddle
 
     from paddle_optim.data.folder import image_folder
+    from paddle_optim.data.transforms import build_transforms, default_transforms
     from paddle_optim.data.loader import iterate_batches
     from paddle_optim.data.sampler import EpochBatchSampler
     from rel_bad_data import FlakyDataset
 
     make_images(tmp_path / "img", {"a": 5, "b": 6})
-    for dataset in (image_folder(str(tmp_path / "img"), [8, 8], [0.5] * 3, [0.5] * 3), FlakyDataset("train", 21)):
+    for dataset in (image_folder(str(tmp_path / "img"), build_transforms(default_transforms([8, 8], [0.5] * 3, [0.5] * 3))), FlakyDataset("train", 21)):
         sampler = EpochBatchSampler(dataset, 4, seed=1)
         sampler.set_epoch(2)
         expected = [(x.numpy(), y.numpy().reshape(-1)) for x, y in
