@@ -21,7 +21,7 @@ from ..config.import_path import check_kwargs, is_import_path, load_object
 from ..config.ranges import HALF_OPEN_UNIT
 from ..config.schema import Field, join_key, unknown_name_message
 from ..errors import ConfigError, user_code_failed
-from .cross_entropy import CrossEntropyLoss
+from .cross_entropy import TRAINER_CROSS_ENTROPY
 
 #: The name of the optimised term of a loss that returns a dict.
 OPTIMISED = "loss"
@@ -103,9 +103,9 @@ def build_loss(section: Mapping[str, Any]) -> Callable:
     at ``Loss.<name>``.
     """
     name = section["name"]
-    # CrossEntropyLoss: Paddle's, with its mean reduced on the device (no host read per micro-batch).
-    target = {"CrossEntropyLoss": CrossEntropyLoss}.get(name) or (LOSSES[name] if name in LOSSES else
-                                                                  load_object(name, "Loss.name"))
+    # CrossEntropyLoss on Paddle 2.6: its mean reduced on the device (no host read per micro-batch).
+    target = {"CrossEntropyLoss": TRAINER_CROSS_ENTROPY}.get(name) or (LOSSES[name] if name in LOSSES else
+                                                                       load_object(name, "Loss.name"))
     kwargs = {k: paddle.to_tensor(v, dtype="float32") if k in TENSOR_ARGUMENTS else v
               for k, v in section.items() if k != "name"}
     if not inspect.isclass(target):

@@ -8,14 +8,17 @@ outermost read counts once: ``float(t)`` that calls ``t.numpy()`` inside is one 
 is no device queue, but the calls that would synchronise a GPU are the same Python calls.
 """
 import contextlib
+import json
 import math
 import textwrap
 import traceback
 
+import numpy as np
 import paddle
 import pytest
 
 from configs import TINY_RUN, merge_config
+from launching import assert_ranks_identical, child_env, launch
 from paddle_optim.sections import resolve_config
 from paddle_optim.training import loop
 from paddle_optim.training.distributed import World
@@ -146,17 +149,58 @@ def test_the_counter_sees_every_kind_of_read():
     ({"weight": [1.0, 2.0, 0.5]}, [0, 2, 1, 2, 0]),
     ({"reduction": "sum"}, [0, 2, 1, 2, 0]),
 ], ids=["labels (N,)", "labels (N, 1)", "some ignored", "all ignored", "label smoothing", "class weights", "sum"])
-def test_the_trainer_cross_entropy_equals_paddles_without_a_host_read(kwargs, labels):
-    from paddle_optim.training.cross_entropy import CrossEntropyLoss
+def test_the_device_mean_cross_entropy_equals_paddles_without_a_host_read(kwargs, labels):
+    from paddle_optim.training.cross_entropy import DeviceMeanCrossEntropyLoss
 
     args = dict(kwargs, weight=paddle.to_tensor(kwargs["weight"])) if "weight" in kwargs else kwargs
     logits = paddle.to_tensor([[1.0, -2.0, 0.5], [0.1, 0.2, 3.0], [2.0, 1.0, 0.0], [-1.0, 0.0, 1.0], [0.3, 0.3, 0.3]])
     target = paddle.to_tensor(labels, dtype="int64")
-    ours = CrossEntropyLoss(**args)
+    ours = DeviceMeanCrossEntropyLoss(**args)
     with HostReads().installed() as counter:
         value = ours(logits, target)
     expected = paddle.nn.CrossEntropyLoss(**args)(logits, target)
     assert value.shape == expected.shape
-    assert value.numpy().tolist() == expected.numpy().tolist()  # the same number, bit for bit
+    np.testing.assert_allclose(value.numpy(), expected.numpy(), rtol=1e-6, atol=0)
     if "weight" not in kwargs:  # class weights keep Paddle's own reduction (2.6 reads the host there)
         assert counter.count == 0, counter.sites
+
+
+ONE_RANK_NAN = """
+import os
+import paddle
+
+
+class NaNOnRank1(paddle.nn.Layer):
+    \"\"\"Linear; on rank 1 alone, training forward number ``bad`` (0-based) gives NaN outputs.\"\"\"
+
+    def __init__(self, in_features=8, num_classes=3, bad=4):
+        super().__init__()
+        self.fc = paddle.nn.Linear(in_features, num_classes)
+        self.bad, self.calls = bad, 0
+
+    def forward(self, x):
+        out = self.fc(x)
+        if self.training:
+            if self.calls == self.bad and os.environ.get("PADDLE_TRAINER_ID") == "1":
+                out = out * float("nan")
+            self.calls += 1
+        return out
+"""
+
+
+@pytest.mark.slow
+def test_a_non_finite_loss_on_one_rank_skips_the_step_on_both(make_config, tmp_path):
+    """Rank 0's own losses are finite: only the count all-reduced on the device tells it to skip."""
+    (tmp_path / "sync_rank_nan.py").write_text(textwrap.dedent(ONE_RANK_NAN))
+    # 256 samples / 2 ranks / batch 16 = 8 micro-batches per rank, 2 per step: forward 4 is step 3's first.
+    cfg, out = make_config({"Global": {"epochs": 1, "accumulate_steps": 2, "log_interval": 1},
+                            "Data": {"batch_size": 16}, "Model": {"name": "sync_rank_nan:NaNOnRank1", "bad": 4}})
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    code, log = launch(tmp_path / "launch_log", ["train", dump, cfg], env=child_env(str(tmp_path)))
+    assert code == 0, log[-4000:]
+    rank0 = (out / "train.log").read_text()  # rank 0's log: its own losses were finite
+    assert "non-finite loss at step 3 (epoch 1): step skipped" in rank0, rank0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["nonfinite_steps"] == 1 and metrics["global_step"] == 4 and metrics["status"] == "finished"
+    assert_ranks_identical(dump, ("model",))
