@@ -22,6 +22,7 @@ from launching import assert_ranks_identical, child_env, launch
 from paddle_optim.sections import resolve_config
 from paddle_optim.training import loop
 from paddle_optim.training.distributed import World
+from paddle_optim.training.loss import LOSSES, build_loss
 from paddle_optim.training.records import NoRecords
 
 # Every Tensor method that hands a value to the host.
@@ -163,6 +164,25 @@ def test_the_device_mean_cross_entropy_equals_paddles_without_a_host_read(kwargs
     np.testing.assert_allclose(value.numpy(), expected.numpy(), rtol=1e-6, atol=0)
     if "weight" not in kwargs:  # class weights keep Paddle's own reduction (2.6 reads the host there)
         assert counter.count == 0, counter.sites
+
+
+def _loss_inputs(name):
+    logits = paddle.to_tensor([[1.0, -2.0, 0.5], [0.1, 0.2, 3.0], [2.0, 1.0, 0.0], [-1.0, 0.0, 1.0]])
+    labels = paddle.to_tensor([0, 2, 1, 2], dtype="int64")
+    values = paddle.nn.functional.sigmoid(logits * 0.7)
+    log_probs = paddle.nn.functional.log_softmax(logits)
+    return {"CrossEntropyLoss": (logits, labels), "NLLLoss": (log_probs, labels),
+            "KLDivLoss": (log_probs, paddle.nn.functional.softmax(logits * 0.5)),
+            "BCELoss": (paddle.nn.functional.sigmoid(logits), values)}.get(name, (logits, values))
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_every_named_loss_runs_without_a_host_read(name):
+    loss = build_loss({"name": name})
+    outputs, targets = _loss_inputs(name)
+    with HostReads().installed() as counter:
+        value = loss(outputs, targets)
+    assert int(value.size) == 1 and counter.count == 0, counter.sites
 
 
 ONE_RANK_NAN = """
