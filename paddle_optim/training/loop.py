@@ -356,9 +356,9 @@ def optimizer_step(run: Run, micro_batches: Iterator, window_len: int) -> StepOu
     samples, bad_ranks = 0, None
     for i, (x, y) in enumerate(itertools.islice(micro_batches, window_len)):
         with run.amp.autocast():
-            terms = loss_terms(run.loss_fn(run.net(x), y))
-        loss = terms[OPTIMISED]
-        values += [terms[t].detach().reshape([1]) for t in names]
+            returned = loss_terms(run.loss_fn(run.net(x), y))
+        loss = returned[OPTIMISED]
+        values += [returned[t].detach().reshape([1]) for t in names]
         samples += int(y.shape[0])
         last = i == window_len - 1
         if last and world.size > 1:
@@ -367,21 +367,21 @@ def optimizer_step(run: Run, micro_batches: Iterator, window_len: int) -> StepOu
         with contextlib.nullcontext() if last or world.size == 1 else run.net.no_sync():
             run.amp.backward(loss / window_len if window_len > 1 else loss)
     norm_sq = _gradient_norm(run)
-    host = _read([norm_sq] + ([bad_ranks] if bad_ranks is not None else []) + values)  # the one sync
-    squared, flags, window = host[0], host[1:len(host) - len(values)], host[len(host) - len(values):]
+    host = _read([norm_sq, *values] + ([bad_ranks] if bad_ranks is not None else []))  # the step's one sync
+    squared, window = host[0], host[1:1 + len(values)]
     losses = window[::len(names)]
-    terms_read = {t: window[k::len(names)] for k, t in enumerate(names) if t != OPTIMISED}
-    nonfinite_loss = flags[0] > 0 if flags else not all(map(math.isfinite, losses))
+    terms = {t: window[k::len(names)] for k, t in enumerate(names) if t != OPTIMISED}
+    nonfinite_loss = host[-1] > 0 if bad_ranks is not None else not all(map(math.isfinite, losses))
     skipped = "loss" if nonfinite_loss else None if math.isfinite(squared) else "gradient"
     if skipped is not None:
         run.amp.skip()  # GradScaler: ends the unscaled state (the norm was measured after unscale_)
         run.optimizer.clear_grad()
-        return StepOutcome(skipped, losses, terms_read, samples, None)
+        return StepOutcome(skipped, losses, terms, samples, None)
     run.amp.step(run.optimizer)
     run.optimizer.clear_grad()
     if run.ema is not None:
         run.ema.update(run.model)
-    return StepOutcome(None, losses, terms_read, samples, math.sqrt(squared))
+    return StepOutcome(None, losses, terms, samples, math.sqrt(squared))
 
 
 def _nonfinite_loss_ranks(losses: List[paddle.Tensor]) -> paddle.Tensor:
