@@ -64,14 +64,20 @@ class ClipGradByGlobalNormAcrossGroups(paddle.nn.ClipGradByGlobalNorm):
         self._pending: Dict[int, Any] = {}
         self._measured: Optional[paddle.Tensor] = None  # squared norm of the clipped gradients
 
-    def measure(self) -> float:
-        """The global norm of the gradients of EVERY parameter now (``need_clip=False`` ones too; one
-        host read). The next ``step()`` clips with this measurement: call it after any change to the
-        gradients (unscaling) and before the step; a later call replaces it."""
+    def measure_squared(self) -> Optional[paddle.Tensor]:
+        """The squared global norm of the gradients of EVERY parameter now (``need_clip=False`` ones
+        too), on the device: no host read, so the trainer reads it with the step's other values. None
+        without gradients. The next ``step()`` clips with this measurement: call it after any change to
+        the gradients (unscaling) and before the step; a later call replaces it."""
         grads = self._grads()
         total = squared_norm([g for _, g in grads])
         clipped = [g for p, g in grads if _needs_clip(p)]
         self._measured = total if len(clipped) == len(grads) else squared_norm(clipped)
+        return total
+
+    def measure(self) -> float:
+        """:meth:`measure_squared` as the global norm on the host (one host read)."""
+        total = self.measure_squared()
         return 0.0 if total is None else math.sqrt(total.item())
 
     def _dygraph_clip(self, params_grads):

@@ -14,7 +14,7 @@ loop code runs either way.
 """
 import contextlib
 import logging
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import paddle
 
@@ -62,12 +62,14 @@ class Amp:
     def backward(self, loss) -> None:
         self.scaler.scale(loss).backward()
 
-    def unscale(self, optimizer) -> bool:
-        """Divide the gradients by the loss scale now (before measuring their norm); return whether
-        the scaler found an inf/nan (its kernel may zero the gradients, which then look finite)."""
+    def unscale(self, optimizer) -> Optional[paddle.Tensor]:
+        """Divide the gradients by the loss scale now (before measuring their norm); return the
+        scaler's verdict, a bool tensor on the device that is True when it found an inf/nan (its kernel
+        may zero the gradients, which then look finite), or None without a scaler. Not read here: the
+        trainer reads it with the step's other values, in its one host synchronisation."""
         self.scaler.unscale_(optimizer)
         # GradScaler keeps its verdict in `_found_inf` (Paddle 2.6 and 3.x); disabled, it is never set.
-        return bool(self.scaler.is_enable() and self.scaler._found_inf.item())
+        return self.scaler._found_inf if self.scaler.is_enable() else None
 
     def step(self, optimizer) -> None:
         """Optimizer step; with a float16 scaler it is skipped when a gradient is inf/nan."""
@@ -75,8 +77,8 @@ class Amp:
         self.scaler.update()
 
     def skip(self) -> None:
-        """No optimizer step this time (non-finite gradients found after :meth:`unscale`): the scaler
-        only updates, which lowers the loss scale (dynamic scaling) and ends the unscaled state."""
+        """No optimizer step this time (a non-finite loss or gradient found after :meth:`unscale`): the
+        scaler only updates, which ends the unscaled state."""
         self.scaler.update()
 
     def state_dict(self):

@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
 import paddle
 
 from ..factory import build_optimizer
-from ..factory.clipping import ClipGradByGlobalNormAcrossGroups, global_norm
+from ..factory.clipping import ClipGradByGlobalNormAcrossGroups, squared_norm
 from ..factory.param_groups import group_report
 from ..config.metrics import improved, monitor
 from ..data import build_datasets
@@ -29,7 +29,7 @@ from ..schedulers import build_schedule
 from ..data import config_steps_per_epoch
 from . import checkpoint
 from .amp import Amp
-from .distributed import World, all_reduce_sum
+from .distributed import World
 from .ema import ModelEMA
 from .evaluate import evaluate
 from .loss import OPTIMISED, build_loss, check_class_targets, dry_run_loss, loss_terms
@@ -355,7 +355,7 @@ class StepOutcome:
     """What :func:`optimizer_step` did with one window of micro-batches (this process's view)."""
 
     skipped: Optional[str]       # None: the optimizer stepped; "loss" / "gradient": which was non-finite
-    losses: List[float]          # the micro-batch losses that were backpropagated
+    losses: List[float]          # the window's micro-batch losses
     terms: Dict[str, List[float]]  # the loss's other terms on those micro-batches (a loss returning a dict)
     samples: int                 # samples in the window's micro-batches
     grad_norm: Optional[float]   # global gradient norm before clipping; None when skipped
@@ -366,57 +366,81 @@ def optimizer_step(run: Run, micro_batches: Iterator, window_len: int) -> StepOu
 
     Forward/backward of each (AMP autocast, loss scaled by the window length, gradients all-reduced
     on the window's last backward only); then, unless a loss or a gradient was non-finite, clip
-    (inside the optimizer), step, EMA. Every process takes the same branch (the finite check is
-    all-reduced), so DataParallel never waits for a peer that skipped. A skipped window changes
-    nothing (weights, optimizer state, EMA) and leaves the gradients cleared. The learning rate is the
-    optimizer's: the caller sets it (trainer: the schedule; ``lr-find``: ``set_lr``).
+    (inside the optimizer), step, EMA. A skipped window changes nothing (weights, optimizer state,
+    EMA) and leaves the gradients cleared. The learning rate is the optimizer's: the caller sets it
+    (trainer: the schedule; ``lr-find``: ``set_lr``).
+
+    One device->host synchronisation per step, none per micro-batch (on a GPU each read waits for
+    the device queue to drain): the losses and loss terms stay on the device and are read once,
+    together with the global gradient norm, which decides whether the step is taken. Every process
+    takes the same branch, so DataParallel never waits for a peer that skipped: the gradients (and
+    so the norm) are all-reduced, and with several processes the count of ranks with a non-finite
+    loss is all-reduced on the device too, before the window's last backward, so that it is the
+    first collective of a step (a dead peer is reported there, as one error line).
     """
     world = run.world
-    losses, bad, samples = [], False, 0
-    terms: Dict[str, List[float]] = {t: [] for t in run.extra_terms}
+    names = (OPTIMISED,) + tuple(run.extra_terms)
+    values: List[paddle.Tensor] = []  # per micro-batch, its loss and terms in the order of `names` (device)
+    samples, bad_ranks = 0, None
     for i, (x, y) in enumerate(itertools.islice(micro_batches, window_len)):
         with run.amp.autocast():
-            values = loss_terms(run.loss_fn(run.net(x), y))
-        loss = values[OPTIMISED]
-        loss_value = loss.item()  # the one host sync per micro-batch (the non-finite check needs it)
-        finite = math.isfinite(loss_value)
-        if world.size > 1:  # every rank must take the same branch, or DataParallel's all-reduce hangs
-            finite = all_reduce_sum([0.0 if finite else 1.0], world)[0] == 0.0
+            returned = loss_terms(run.loss_fn(run.net(x), y))
+        loss = returned[OPTIMISED]
+        values += [returned[t].detach().reshape([1]) for t in names]
         samples += int(y.shape[0])
-        if finite and not bad:
-            # Gradients are all-reduced only on the window's last backward (DataParallel.no_sync).
-            sync = i == window_len - 1 or world.size == 1
-            with contextlib.nullcontext() if sync else run.net.no_sync():
-                run.amp.backward(loss / window_len if window_len > 1 else loss)
-            losses.append(loss_value)
-            for t in run.extra_terms:
-                terms[t].append(values[t].item())
-        else:
-            bad = True
-    if bad:
+        last = i == window_len - 1
+        if last and world.size > 1:
+            bad_ranks = _nonfinite_loss_ranks(values[::len(names)])
+        # Gradients are all-reduced only on the window's last backward (DataParallel.no_sync).
+        with contextlib.nullcontext() if last or world.size == 1 else run.net.no_sync():
+            run.amp.backward(loss / window_len if window_len > 1 else loss)
+    norm_sq = _gradient_norm(run)
+    host = _read([norm_sq, *values] + ([bad_ranks] if bad_ranks is not None else []))  # the step's one sync
+    squared, window = host[0], host[1:1 + len(values)]
+    losses = window[::len(names)]
+    terms = {t: window[k::len(names)] for k, t in enumerate(names) if t != OPTIMISED}
+    nonfinite_loss = host[-1] > 0 if bad_ranks is not None else not all(map(math.isfinite, losses))
+    skipped = "loss" if nonfinite_loss else None if math.isfinite(squared) else "gradient"
+    if skipped is not None:
+        run.amp.skip()  # GradScaler: ends the unscaled state (the norm was measured after unscale_)
         run.optimizer.clear_grad()
-        return StepOutcome("loss", losses, terms, samples, None)
-    grad_norm = _gradient_norm(run)
-    if not math.isfinite(grad_norm):
-        run.amp.skip()  # GradScaler: unscale_ saw the inf; lower the loss scale
-        run.optimizer.clear_grad()
-        return StepOutcome("gradient", losses, terms, samples, None)
+        return StepOutcome(skipped, losses, terms, samples, None)
     run.amp.step(run.optimizer)
     run.optimizer.clear_grad()
     if run.ema is not None:
         run.ema.update(run.model)
-    return StepOutcome(None, losses, terms, samples, grad_norm)
+    return StepOutcome(None, losses, terms, samples, math.sqrt(squared))
 
 
-def _gradient_norm(run: Run) -> float:
-    """The global gradient norm after unscaling (AMP); not finite when a gradient is not (a finite
-    loss can still have NaN/Inf gradients: an overflow in backward, a user op), and then the step is
-    skipped. The gradients are all-reduced already, so every process takes the same branch."""
-    if run.amp.unscale(run.optimizer):
-        return math.inf
+def _nonfinite_loss_ranks(losses: List[paddle.Tensor]) -> paddle.Tensor:
+    """How many processes had a non-finite loss in this window, all-reduced on the device (no host read)."""
+    bad = paddle.logical_not(paddle.isfinite(paddle.concat(losses)).all()).astype("float32").reshape([1])
+    paddle.distributed.all_reduce(bad)
+    return bad
+
+
+def _read(tensors: List[paddle.Tensor]) -> List[float]:
+    """The values of one-element ``tensors`` on the host, in one device->host copy."""
+    dtypes = {t.dtype for t in tensors}
+    if len(dtypes) > 1:  # float64 holds every value exactly (a float16 loss, a float64 norm)
+        tensors = [t.astype("float64") for t in tensors]
+    return paddle.concat(tensors).tolist()
+
+
+def _gradient_norm(run: Run) -> paddle.Tensor:
+    """The squared global gradient norm after unscaling (AMP), on the device, shape [1]; not finite
+    when a gradient is not (a finite loss can still have NaN/Inf gradients: an overflow in backward,
+    a user op), and then the step is skipped. The gradients are all-reduced already, so every process
+    takes the same branch. Measured once: a global-norm clip reuses it for the step."""
+    found_inf = run.amp.unscale(run.optimizer)
     if run.clip is not None:
-        return run.clip.measure()  # measured once: the step's clipping reuses it
-    return global_norm([g for p in run.parameters if (g := p.grad) is not None])
+        squared = run.clip.measure_squared()
+    else:
+        squared = squared_norm([g for p in run.parameters if (g := p.grad) is not None])
+    squared = paddle.zeros([1]) if squared is None else squared.reshape([1])
+    if found_inf is not None:  # the scaler's kernel may have zeroed the gradients it found non-finite
+        squared = paddle.where(found_inf.reshape([1]), paddle.full_like(squared, math.inf), squared)
+    return squared
 
 
 def _skip_step(run: Run, epoch: int, what: str) -> None:
