@@ -10,6 +10,7 @@
       exclude_1d_from_decay: true
       grad_clip: {name: ClipGradByGlobalNorm, clip_norm: 10}   # or null
       momentum: 0.9             # ... plus the class's own arguments (beta1, epsilon, use_nesterov, ...)
+      evaluate_on: fast         # Lookahead / Ranger only: evaluate (and export best_model) on fast or slow weights
 
 Lookahead wraps an inner optimizer described by a nested mapping without its own learning rate::
 
@@ -32,6 +33,11 @@ COMMON_FIELDS = {
     "grad_clip": Field((dict,), None),
 }
 
+#: ``Optimizer.evaluate_on``: which weights evaluation (and what depends on its metric) sees.
+FAST, SLOW = "fast", "slow"
+EVALUATE_ON = Field((str,), FAST, choices=(FAST, SLOW),
+                    help="fast: the weights being trained; slow: Lookahead's slow weights (Lookahead, Ranger)")
+
 
 def validate_optimizer_section(raw: Any, path: str) -> Tuple[Dict[str, Any], List[ConfigError]]:
     """Resolve ``Optimizer``: canonical name, defaults filled in, every key checked.
@@ -47,13 +53,16 @@ def validate_optimizer_section(raw: Any, path: str) -> Tuple[Dict[str, Any], Lis
     except ConfigError as err:
         return {}, [err]
     own = spec.fields()
-    fields = dict(COMMON_FIELDS, **own)
+    fields = dict(COMMON_FIELDS, evaluate_on=EVALUATE_ON, **own)
     if spec.wraps_inner:
         fields["inner"] = Field((dict,), help="the inner optimizer, e.g. {name: Momentum, momentum: 0.9}")
     resolved, errors = validate_section(dict(preset, **raw), fields, path)
     resolved["name"] = spec.name
     if spec.decay_style == "none" and resolved.get("weight_decay"):
         errors.append(ConfigError(join_key(path, "weight_decay"), f"{spec.name} has no weight decay; use 0"))
+    if resolved.get("evaluate_on") == SLOW and not spec.contains_lookahead:
+        errors.append(ConfigError(join_key(path, "evaluate_on"), f"{spec.name} has no slow weights; allowed: fast "
+                                  "(slow needs Lookahead, Ranger or another optimizer built on Lookahead)"))
     clip, clip_errors = validate_grad_clip(resolved.get("grad_clip"), join_key(path, "grad_clip"))
     resolved["grad_clip"] = clip
     errors += clip_errors
