@@ -6,6 +6,7 @@ checkpoint (``.pdopt``, Lookahead's ``slow_weights`` by parameter position) and 
 :func:`~paddle_optim.training.evaluate.evaluate` on a freshly built model.
 """
 import json
+import shutil
 
 import numpy as np
 import paddle
@@ -133,9 +134,11 @@ def test_evaluating_the_slow_weights_leaves_training_untouched_and_fast_is_as_be
 
 def test_resume_from_latest_or_from_the_slow_best_model_is_bit_identical(runs, tmp_path):
     _, full = runs["slow"]
-    for resume_from in ("latest", "best_model"):
-        cfg, out = trained(tmp_path, resume_from, ranger("slow", Global={"epochs": 1}))
-        assert main(["train", "-c", cfg, "-o", "Global.epochs=2", "--resume",
+    cfg, first = trained(tmp_path, "first", ranger("slow", Global={"epochs": 1}))
+    for resume_from in ("latest", "best_model"):  # best_model: the slow weights, the fast ones in its .pdstates
+        out = tmp_path / resume_from
+        shutil.copytree(first, out)
+        assert main(["train", "-c", cfg, "-o", "Global.epochs=2", "-o", f"Global.output_dir={out}", "--resume",
                      str(out / "checkpoints" / resume_from)]) == 0
         for name in ("latest", "final_model"):
             ours, theirs = out / "checkpoints" / name, full / "checkpoints" / name
@@ -170,8 +173,8 @@ BAD = [  # (Optimizer section, key named, fragment)
 ]
 
 
-def test_bad_evaluate_on_is_one_error_line_and_leaves_the_run_untouched(tmp_path, capsys, snapshot):
-    cfg, out = trained(tmp_path, "earlier", {"Global": {"epochs": 1}})
+def test_bad_evaluate_on_is_one_error_line_and_leaves_the_run_untouched(runs, capsys, snapshot):
+    cfg, out = runs["fast"]
     before = snapshot(out)
     cases = [(f"Optimizer={json.dumps(section)}", key, fragment) for section, key, fragment in BAD]
     cases.append(("EMA.enable=true", "Optimizer.evaluate_on", "slow cannot be combined with EMA.enable: true"))
