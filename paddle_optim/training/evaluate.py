@@ -32,10 +32,9 @@ def weights_kind(evaluate_on: str, ema) -> str:
     return SLOW_WEIGHTS if evaluate_on == SLOW else FAST_WEIGHTS
 
 
-def evaluated_weights(model, optimizer, ema, evaluate_on: str):
-    """A context in which ``model`` holds the weights evaluation sees; the trained weights come back
-    bit for bit on exit (``ModelEMA.applied_to``, ``Lookahead.slow_weights``)."""
-    kind = weights_kind(evaluate_on, ema)
+def evaluated_weights(kind: str, model, optimizer, ema):
+    """A context in which ``model`` holds the ``kind`` of weights (:func:`weights_kind`) evaluation sees; the
+    trained weights come back bit for bit on exit (``ModelEMA.applied_to``, ``Lookahead.slow_weights``)."""
     if kind == EMA_WEIGHTS:
         return ema.applied_to(model)
     if kind == SLOW_WEIGHTS:

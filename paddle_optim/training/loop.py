@@ -102,11 +102,11 @@ class Run:
         self.model.train()
         return terms
 
-    # --- checkpoints -----------------------------------------------------------------------------
     def evaluated_weights(self):
         """A context in which the model holds the weights evaluation sees (EMA, slow or fast weights)."""
-        return evaluated_weights(self.model, self.optimizer, self.ema, self.config["Optimizer"]["evaluate_on"])
+        return evaluated_weights(self.evaluated, self.model, self.optimizer, self.ema)
 
+    # --- checkpoints -----------------------------------------------------------------------------
     def save(self, prefix: str) -> None:
         """A resume point: the trained (fast) weights in ``.pdparams``."""
         self._save(prefix, self.model.state_dict(), None)
