@@ -192,3 +192,16 @@ def test_lookahead_around_any_optimizer_may_evaluate_its_slow_weights(tmp_path):
     path, _ = write_config(tmp_path, "la", TINY_RUN, {"Optimizer": {
         "name": "Lookahead", "learning_rate": 0.1, "evaluate_on": "slow", "inner": {"name": "Momentum"}}})
     assert load_resolved_config(path, [])["Optimizer"]["evaluate_on"] == "slow"
+
+
+def test_early_stopping_reads_the_slow_metric_and_the_stopped_run_exports_its_slow_weights(tmp_path):
+    """A monitor that training makes worse (top-1 with mode min, patience 1) stops the run early; the numbers it
+    decided on are the slow weights', and final_model holds the slow weights the run ended with."""
+    cfg, out = trained(tmp_path, "stopped", ranger("slow", Global={"epochs": 4, "early_stop_patience": 1},
+                                                   Metric=[{"name": "Accuracy", "mode": "min"}]))
+    metrics = json.loads((out / "metrics.json").read_text())
+    rows = read_csv(str(out / "eval_log.csv"))
+    assert metrics["early_stopped"] and metrics["epochs"] == len(rows) < 4
+    slow = slow_weights_of(cfg, out / "checkpoints" / "latest")
+    assert evaluated_by_hand(cfg, slow) == metrics["final_metrics"]
+    assert_same(arrays(out / "checkpoints" / "final_model.pdparams"), slow)
