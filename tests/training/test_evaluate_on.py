@@ -13,6 +13,7 @@ import paddle
 import pytest
 
 from configs import TINY_RUN, write_config
+from launching import assert_ranks_identical, launch
 from paddle_optim.cli import main
 from paddle_optim.optimizers.state import parameter_groups
 from paddle_optim.sections import load_resolved_config
@@ -204,4 +205,21 @@ def test_early_stopping_reads_the_slow_metric_and_the_stopped_run_exports_its_sl
     assert metrics["early_stopped"] and metrics["epochs"] == len(rows) < 4
     slow = slow_weights_of(cfg, out / "checkpoints" / "latest")
     assert evaluated_by_hand(cfg, slow) == metrics["final_metrics"]
+    assert_same(arrays(out / "checkpoints" / "final_model.pdparams"), slow)
+
+
+@pytest.mark.slow
+def test_two_ranks_evaluate_their_identical_slow_weights(tmp_path):
+    """2 processes (gloo): each rank swaps in its slow weights for its shard; the summed top-1 is that of one
+    process evaluating the slow weights, rank 0 alone writes the exports, and the ranks end identical."""
+    cfg, out = write_config(tmp_path, "dist", TINY_RUN, ranger("slow", Data={"batch_size": 16}))
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    code, log = launch(tmp_path / "launch_log", ["train", dump, cfg], timeout=150)
+    assert code == 0, log[-4000:]
+    assert_ranks_identical(dump, must_have=("/model/", "/optimizer/"))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["evaluated_weights"] == "slow"
+    slow = slow_weights_of(cfg, out / "checkpoints" / "latest")
+    assert metrics["final_metrics"]["top1"] == evaluated_by_hand(cfg, slow)["top1"]  # counts: exact
     assert_same(arrays(out / "checkpoints" / "final_model.pdparams"), slow)
