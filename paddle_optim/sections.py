@@ -30,6 +30,7 @@ from .config.schema import Field, did_you_mean, unknown_name_message, validate_s
 from .data import class_label_problems, validate_data_section
 from .errors import ConfigError, UserError
 from .factory import validate_optimizer_section
+from .factory.section import SLOW
 from .models import validate_model_section
 from .schedulers import validate_lr_scheduler_section, validate_momentum_section
 from .schedulers.momentum import MOMENTUM_SECTION, no_momentum, static_momentum
@@ -116,6 +117,9 @@ def _across_sections(config: Mapping[str, Any]) -> List[ConfigError]:
             if group.get(key) is not None:
                 problems.append(ConfigError(f"Optimizer.param_groups[{i}].{key}", f"{MOMENTUM_SECTION} sets every "
                                             f"group's {key} on every step; allowed: one of the two"))
+    if config["EMA"]["enable"] and config["Optimizer"]["evaluate_on"] == SLOW:
+        problems.append(ConfigError("Optimizer.evaluate_on", "slow cannot be combined with EMA.enable: true (the "
+                                    "EMA of the fast weights is what is evaluated); allowed: fast, or EMA.enable: false"))
     watched = (config[LR_SECTION] or {}).get("metric")
     reported = directions(config["Metric"])
     if watched is not None and watched not in reported:

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import yaml
 
 from ..errors import ConfigError, UserError
+from ..factory import get_spec
 
 # Per-optimizer arguments a fair sweep should not leave at a poor library default.
 # Momentum's own default in Paddle is already 0.9, written out so the report shows what ran;
@@ -26,6 +27,10 @@ OPTIMIZER_EXTRAS: Mapping[str, Mapping[str, Any]] = {
 # Keys that mean the same for every optimizer; they are carried from the base config's Optimizer
 # section into every cell so all optimizers train under the same regularisation and clipping.
 SHARED_OPTIMIZER_KEYS = ("weight_decay", "no_weight_decay", "grad_clip", "multi_precision")
+
+# Carried only into the cells of optimizers with slow weights (Lookahead, Ranger), dropped from the others:
+# `-o Optimizer.evaluate_on=slow` sweeps Momentum and Ranger side by side with Ranger evaluated on its slow weights.
+SLOW_WEIGHT_KEYS = ("evaluate_on",)
 
 # The scheduler-independent keys of an LRScheduler section: a base config's warmup and hold stay in
 # front of every scheduler the sweep tries (a scheduler that cannot follow a hold is rejected before
@@ -108,7 +113,8 @@ def optimizer_section(base: Mapping[str, Any], name: str, learning_rate: float) 
     Same optimizer as the base config: the base section with only the learning rate replaced (the
     user's tuned extras stay). Another optimizer: its name, the learning rate, the keys every
     optimizer shares (:data:`SHARED_OPTIMIZER_KEYS`) from the base section, and
-    :data:`OPTIMIZER_EXTRAS`; everything else of the base optimizer is dropped.
+    :data:`OPTIMIZER_EXTRAS`; everything else of the base optimizer is dropped. Either way
+    :data:`SLOW_WEIGHT_KEYS` reach only optimizers that have slow weights.
     """
     base = dict(base or {})
     if base.get("name") == name:
@@ -117,6 +123,12 @@ def optimizer_section(base: Mapping[str, Any], name: str, learning_rate: float) 
         section = {"name": name}
         section.update({k: base[k] for k in SHARED_OPTIMIZER_KEYS if k in base})
         section.update(OPTIMIZER_EXTRAS.get(name, {}))
+    has_slow_weights = get_spec(name, "--optimizers")[0].contains_lookahead
+    for key in SLOW_WEIGHT_KEYS:
+        if has_slow_weights and key in base:
+            section[key] = base[key]
+        else:
+            section.pop(key, None)
     section["learning_rate"] = learning_rate
     return section
 

@@ -13,6 +13,7 @@
       param_groups:             # by structured parameter name; the first matching entry wins
         - {params: "backbone.*", lr_mult: 0.1}
         - {params: ["head.*"], lr_mult: 10, weight_decay: 0.0, momentum: 0.95}
+      evaluate_on: fast         # Lookahead / Ranger only: evaluate (and export best_model) on fast or slow weights
 
 Lookahead wraps an inner optimizer described by a nested mapping without its own learning rate::
 
@@ -54,6 +55,11 @@ GROUP_FIELDS = {
     "exclude_1d_from_decay": Field((bool,), None, help="default: Optimizer's"),
 }
 
+#: ``Optimizer.evaluate_on``: which weights evaluation (and what depends on its metric) sees.
+FAST, SLOW = "fast", "slow"
+EVALUATE_ON = Field((str,), FAST, choices=(FAST, SLOW),
+                    help="fast: the weights being trained; slow: Lookahead's slow weights (Lookahead, Ranger)")
+
 
 def validate_optimizer_section(raw: Any, path: str) -> Tuple[Dict[str, Any], List[ConfigError]]:
     """Resolve ``Optimizer``: canonical name, defaults filled in, every key checked.
@@ -69,13 +75,16 @@ def validate_optimizer_section(raw: Any, path: str) -> Tuple[Dict[str, Any], Lis
     except ConfigError as err:
         return {}, [err]
     own = spec.fields()
-    fields = dict(COMMON_FIELDS, **own)
+    fields = dict(COMMON_FIELDS, evaluate_on=EVALUATE_ON, **own)
     if spec.wraps_inner:
         fields["inner"] = Field((dict,), help="the inner optimizer, e.g. {name: Momentum, momentum: 0.9}")
     resolved, errors = validate_section(dict(preset, **raw), fields, path)
     resolved["name"] = spec.name
     if spec.decay_style == "none" and resolved.get("weight_decay"):
         errors.append(ConfigError(join_key(path, "weight_decay"), f"{spec.name} has no weight decay; use 0"))
+    if resolved.get("evaluate_on") == SLOW and not spec.contains_lookahead:
+        errors.append(ConfigError(join_key(path, "evaluate_on"), f"{spec.name} has no slow weights; allowed: fast "
+                                  "(slow needs Lookahead, Ranger or another optimizer built on Lookahead)"))
     clip, clip_errors = validate_grad_clip(resolved.get("grad_clip"), join_key(path, "grad_clip"))
     resolved["grad_clip"] = clip
     errors += clip_errors

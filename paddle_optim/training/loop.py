@@ -31,7 +31,7 @@ from . import checkpoint
 from .amp import Amp
 from .distributed import World
 from .ema import ModelEMA
-from .evaluate import evaluate
+from .evaluate import SLOW_WEIGHTS, evaluate, evaluated_weights, weights_kind
 from .loss import OPTIMISED, build_loss, check_class_targets, dry_run_loss, loss_terms
 from .metrics import build_metrics
 from .progress import EpochProgress
@@ -73,6 +73,7 @@ class Run:
         self.clip = _global_norm_clip(self.optimizer)
         ema = config["EMA"]
         self.ema = ModelEMA(self.model, ema["decay"], ema["warmup"]) if ema["enable"] else None
+        self.evaluated = weights_kind(config["Optimizer"]["evaluate_on"], self.ema)  # fast, slow or ema
         self.loss_fn = build_loss(config["Loss"])
         self.metrics = build_metrics(config["Metric"], world)
         self.monitor, self.mode = monitor(config["Metric"])
@@ -104,18 +105,36 @@ class Run:
         self.model.train()
         return terms
 
+    def evaluated_weights(self):
+        """A context in which the model holds the weights evaluation sees (EMA, slow or fast weights)."""
+        return evaluated_weights(self.evaluated, self.model, self.optimizer, self.ema)
+
     # --- checkpoints -----------------------------------------------------------------------------
     def save(self, prefix: str) -> None:
-        checkpoint.save(prefix, self.model.state_dict(), portable_state_dict(self.optimizer), {
+        """A resume point: the trained (fast) weights in ``.pdparams``."""
+        self._save(prefix, self.model.state_dict(), None)
+
+    def save_slow(self, prefix: str) -> None:
+        """An export of the slow weights (``best_model`` / ``final_model`` under ``evaluate_on: slow``): the slow
+        weights in ``.pdparams`` (what was evaluated; what ``paddle.load`` and ``Model.pretrained`` read), the
+        fast ones in ``.pdstates`` (``train_weights``), so resuming from it is exact too."""
+        train_weights = {k: v.numpy() for k, v in self.model.state_dict().items()}
+        with self.optimizer.slow_weights():
+            self._save(prefix, self.model.state_dict(), train_weights)
+
+    def _save(self, prefix: str, model_state: Dict[str, Any], train_weights: Optional[Dict[str, Any]]) -> None:
+        checkpoint.save(prefix, model_state, portable_state_dict(self.optimizer), {
             "run": self.counters.state_dict(), "global_step": self.counters.global_step,
             "schedule": self.schedule.state_dict(), "scaler": self.amp.state_dict(),
             "ema": self.ema.state_dict() if self.ema else None, "rng": rng_state(), "config": dict(self.config),
-            "data_layout": self._data_layout()})
+            "data_layout": self._data_layout(), "train_weights": train_weights})
 
     def restore(self, prefix: str) -> None:
         model_state, optimizer_state, states = checkpoint.load(prefix)
         self.restored_from = prefix
         changed = _warn_config_changes(states.get("config") or {}, self.config)
+        if states.get("train_weights") is not None:  # an export of the slow weights: train on from the fast ones
+            model_state = states["train_weights"]
         _set_model_state(self.model, model_state, prefix, changed)
         load_portable_state_dict(self.optimizer, optimizer_state)
         self.schedule.set_state_dict(states["schedule"])
@@ -203,7 +222,8 @@ def summary(run: Run, status: str) -> Dict[str, Any]:
             "train_cpu_seconds": s.train_cpu_seconds,
             "samples_per_second": s.samples_seen / s.train_seconds if s.train_seconds > 0 else None,
             "status": status, "nonfinite_steps": s.nonfinite_steps, "world_size": run.world.size,
-            "optimizer": run.config["Optimizer"]["name"], "learning_rate": run.config["Optimizer"]["learning_rate"]}
+            "optimizer": run.config["Optimizer"]["name"], "learning_rate": run.config["Optimizer"]["learning_rate"],
+            "evaluated_weights": run.evaluated}
 
 
 def _epochs(run: Run, records: Records) -> None:
@@ -226,18 +246,29 @@ def _epochs(run: Run, records: Records) -> None:
 
 def _epoch_copies(run: Run, records: Records, prefix: Optional[str]) -> None:
     """``epoch_N`` (every ``save_interval`` epochs, keep-last) and ``best_model`` (when epoch N set the best
-    metric) as copies of the end-of-epoch-N checkpoint ``prefix``. Idempotent."""
-    ckpt, done = run.config["Checkpoint"], run.counters.epoch
+    metric) as copies of the end-of-epoch-N checkpoint ``prefix``. Idempotent.
+
+    Under ``evaluate_on: slow`` the evaluated weights are not those of ``prefix``: ``best_model`` and, when the
+    run ends, ``final_model`` are written from the run (:meth:`Run.save_slow`), which holds the state of
+    ``prefix`` here (also when a resumed run places what its killed predecessor had not)."""
+    ckpt, s = run.config["Checkpoint"], run.counters
+    done = s.epoch
     if ckpt["save_interval"] and done % ckpt["save_interval"] == 0:
         records.copy_checkpoint(prefix, f"epoch_{done}")
         records.prune_epochs(ckpt["keep_last"])
-    if ckpt["save_best"] and run.counters.best_epoch == done:
-        records.copy_checkpoint(prefix, "best_model")
+    slow = run.evaluated == SLOW_WEIGHTS
+    if ckpt["save_best"] and s.best_epoch == done:
+        if slow:
+            records.checkpoint("best_model", run.save_slow)
+        else:
+            records.copy_checkpoint(prefix, "best_model")
+    if slow and (done == run.config["Global"]["epochs"] or s.stopped_early):
+        records.checkpoint("final_model", run.save_slow)
 
 
 def _evaluate(run: Run, records: Records, epoch: int) -> None:
     data = run.config["Data"]
-    with run.ema.applied_to(run.model) if run.ema else contextlib.nullcontext():
+    with run.evaluated_weights():
         metrics = evaluate(run.model, run.val_set, data["eval_batch_size"], run.loss_fn, run.metrics, run.amp, run.world,
                            data["num_workers"])
     run.schedule.on_evaluation(metrics)

@@ -33,6 +33,15 @@ def test_optimizer_section_is_built_per_optimizer(name, lr, expected):
     assert grid.optimizer_section(BASE["Optimizer"], name, lr) == expected
 
 
+@pytest.mark.parametrize("base_name", ["Momentum", "Ranger"])
+def test_evaluate_on_reaches_only_optimizers_with_slow_weights(base_name):
+    """`-o Optimizer.evaluate_on=slow` sweeps Momentum beside Ranger / Lookahead evaluated on their slow weights."""
+    base = {"name": base_name, "learning_rate": 0.1, "evaluate_on": "slow"}
+    for name in ("Ranger", "Lookahead", "Momentum", "AdamW"):
+        section = grid.optimizer_section(base, name, 0.01)
+        assert section.get("evaluate_on") == ("slow" if name in ("Ranger", "Lookahead") else None), (base_name, name)
+
+
 def test_switching_from_adamw_gives_momentum_its_momentum():
     section = grid.optimizer_section({"name": "AdamW", "learning_rate": 1e-3, "beta1": 0.9}, "Momentum", 0.1)
     assert section == {"name": "Momentum", "learning_rate": 0.1, "momentum": 0.9}
