@@ -17,7 +17,7 @@ Lookahead wraps an inner optimizer described by a nested mapping without its own
 """
 from typing import Any, Dict, List, Mapping, Tuple
 
-from ..config.ranges import NON_NEGATIVE
+from ..config.ranges import NON_NEGATIVE, POSITIVE
 from ..config.schema import Field, join_key, validate_section
 from ..errors import ConfigError
 from .clipping import validate_grad_clip
@@ -25,7 +25,7 @@ from .registry import get_spec
 
 COMMON_FIELDS = {
     "name": Field((str,), help="optimizer name"),
-    "learning_rate": Field((float,), range=NON_NEGATIVE, help="base learning rate"),
+    "learning_rate": Field((float,), range=POSITIVE, help="base learning rate (the peak of the schedule)"),
     "weight_decay": Field((float,), 0.0, NON_NEGATIVE),
     "no_weight_decay": Field((list,), []),
     "exclude_1d_from_decay": Field((bool,), True),
