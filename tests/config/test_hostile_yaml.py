@@ -51,9 +51,12 @@ FILES = {
     "recursive_alias": (lambda base: _without(base, "Model") + "Model: &m {name: mlp, again: *m}\n",
                         "recursive alias"),
     "nested_brackets": (lambda base: _without(base, "Model") + "Model: {name: mlp, hidden_sizes: "
-                        + "[" * 5000 + "]" * 5000 + "}\n", "nested deeper than 100 levels"),
-    "nested_mappings": (lambda base: _without(base, "Model") + "Model: {name: mlp, x: "
-                        + "{a: " * 5000 + "1" + "}" * 5000 + "}\n", "Model.x.a...a.a.a: nested deeper than 100 levels"),
+                        + "[" * 5000 + "]" * 5000 + "}\n", "brackets nested deeper than 100 levels"),
+    "nested_braces": (lambda base: _without(base, "Model") + "Model: {name: mlp, x: "
+                      + "{a: " * 5000 + "1" + "}" * 5000 + "}\n", "nested deeper than 100 levels"),
+    "nested_blocks": (lambda base: _without(base, "Model") + "Model:\n  name: mlp\n  x:\n"
+                      + "".join(" " * (2 * i + 4) + "a:\n" for i in range(150)) + " " * 304 + "b: 1\n",
+                      "Model.x.a...a.a.a: nested deeper than 100 levels"),
     "integer_5000_digits": (lambda base: base.replace("epochs: 2", "epochs: " + "7" * 5000),
                             "Global.epochs: an integer of 5000 digits; allowed: at most 100 digits"),
     "duplicate_section": (lambda base: base + "Optimizer: {name: SGD, learning_rate: 0.1}\n",
@@ -69,7 +72,8 @@ FILES = {
 
 # name -> (the -o override on the valid base, the fragment)
 OVERRIDES = {
-    "o_nested_brackets": ("Model.hidden_sizes=" + "[" * 5000 + "]" * 5000, "override Model.hidden_sizes: "),
+    "o_nested_brackets": ("Model.hidden_sizes=" + "[" * 5000 + "]" * 5000,
+                          "override Model.hidden_sizes: brackets nested deeper than 100 levels"),
     "o_integer_5000_digits": ("Global.epochs=" + "9" * 5000, "override Global.epochs: an integer of 5000 digits"),
     "o_alias_bomb": ("Model.x={" + ", ".join(
         [f"l0: &l0 [{', '.join(['lol'] * 9)}]"] + [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9)])
