@@ -73,7 +73,9 @@ class _BoundedLoader(yaml.SafeLoader):
 
     def compose_scalar_node(self, anchor):
         node = super().compose_scalar_node(anchor)
-        digits = sum(c.isdigit() for c in node.value) if node.tag == _INT_TAG else 0
+        # alphanumerics: a hexadecimal or binary literal converts without Python's limit, but its repr
+        # in an error message would then fail with it
+        digits = sum(c.isalnum() for c in node.value) if node.tag == _INT_TAG else 0
         if digits > MAX_INT_DIGITS:
             raise _Refused(f"{self._where()}an integer of {digits} digits; allowed: at most {MAX_INT_DIGITS} digits",
                            node.start_mark)

@@ -59,6 +59,8 @@ FILES = {
                       "Model.x.a...a.a.a: nested deeper than 100 levels"),
     "integer_5000_digits": (lambda base: base.replace("epochs: 2", "epochs: " + "7" * 5000),
                             "Global.epochs: an integer of 5000 digits; allowed: at most 100 digits"),
+    "hexadecimal_5000_digits": (lambda base: base.replace("epochs: 2", "epochs: 0x" + "f" * 5000),
+                                "Global.epochs: an integer of 5002 digits"),
     "duplicate_section": (lambda base: base + "Optimizer: {name: SGD, learning_rate: 0.1}\n",
                           "duplicate key 'Optimizer' (first at line"),
     "duplicate_key": (lambda base: base.replace("  name: Momentum\n", "  name: Momentum\n  name: Adam\n"),
