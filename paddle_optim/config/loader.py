@@ -6,16 +6,17 @@ schema does not know is reported by section validation with a "did you mean", be
 simply writes into the raw mapping that validation then checks.
 
 A config is a few hundred nodes, so the loader refuses, as one error line each, what only a hostile or
-broken file contains: more than :data:`MAX_FILE_BYTES`; nesting deeper than :data:`MAX_DEPTH` (the
-composer recurses: 5,000 brackets were a ``RecursionError``; its scanner is quadratic in bracket depth); aliases that expand to more than
-:data:`MAX_ALIAS_NODES` extra nodes, or refer to themselves (a 1.3 KB "billion laughs" file expands
-exponentially in every consumer that walks the values: ``repr``, validation, ``config.yaml``); an
-integer of more than :data:`MAX_INT_DIGITS` digits (Python refuses to convert 4,300); and a key that
-appears twice in one mapping (PyYAML silently keeps the last one).
+broken file contains: more than :data:`MAX_FILE_BYTES`; nesting deeper than :data:`MAX_DEPTH`, written
+or through aliases (the composer recurses: 5,000 brackets were a ``RecursionError``; the scanner is
+quadratic in bracket depth); aliases that expand to more than :data:`MAX_ALIAS_NODES` extra nodes, or
+refer to themselves (a 1.3 KB "billion laughs" file expands exponentially in every consumer that walks
+the values: ``repr``, validation, ``config.yaml``); an integer of more than :data:`MAX_INT_DIGITS`
+digits (Python refuses to convert 4,300); and a key that appears twice in one mapping (PyYAML
+silently keeps the last one).
 """
 import copy
 import os
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -112,29 +113,36 @@ class _BoundedLoader(yaml.SafeLoader):
 def _check_expansion(root) -> None:
     """Refuse a node graph whose aliases expand it by more than :data:`MAX_ALIAS_NODES` nodes, nest it
     deeper than :data:`MAX_DEPTH` levels, or make it contain itself. Linear in the distinct nodes."""
-    sizes: Dict[int, int] = {}
+    seen: Dict[int, Tuple[int, int]] = {}  # id -> (expanded size, height) of the nodes measured
     on_path: set = set()
 
-    def size(node, depth: int) -> int:
-        if id(node) in sizes:
-            return sizes[id(node)]
+    def measure(node, depth: int) -> Tuple[int, int]:
         if id(node) in on_path:
             raise _Refused("an alias refers to a value that contains it (a recursive alias)", node.start_mark)
-        if depth > MAX_DEPTH:
-            raise _Refused(f"aliases nest the values deeper than {MAX_DEPTH} levels; allowed: at most {MAX_DEPTH}",
-                           node.start_mark)
-        on_path.add(id(node))
-        children = node.value if isinstance(node, SequenceNode) else (
-            [n for pair in node.value for n in pair] if isinstance(node, MappingNode) else [])
-        total = 1 + sum(size(child, depth + 1) for child in children)
-        on_path.discard(id(node))
-        sizes[id(node)] = total
-        if total - len(sizes) > MAX_ALIAS_NODES:
+        if id(node) not in seen:
+            if depth > MAX_DEPTH:
+                raise _Deeper(node)
+            on_path.add(id(node))
+            children = node.value if isinstance(node, SequenceNode) else (
+                [n for pair in node.value for n in pair] if isinstance(node, MappingNode) else [])
+            parts = [measure(child, depth + 1) for child in children]
+            on_path.discard(id(node))
+            seen[id(node)] = (1 + sum(p[0] for p in parts), 1 + max((p[1] for p in parts), default=0))
+        total, height = seen[id(node)]
+        if depth + height > MAX_DEPTH + 1:  # an alias of a deep value, placed deep
+            raise _Deeper(node)
+        if total - len(seen) > MAX_ALIAS_NODES:
             raise _Refused(f"aliases expand the document to more than {MAX_ALIAS_NODES} nodes beyond those written "
                            f"(an alias bomb?); allowed: at most {MAX_ALIAS_NODES}", node.start_mark)
-        return total
+        return total, height
 
-    size(root, 0)
+    measure(root, 0)
+
+
+class _Deeper(_Refused):
+    def __init__(self, node):
+        super().__init__(f"aliases nest the values deeper than {MAX_DEPTH} levels; allowed: at most {MAX_DEPTH}",
+                         node.start_mark)
 
 
 def _parse(text: str, source: str, lines: bool = True) -> Any:

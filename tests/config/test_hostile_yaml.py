@@ -50,6 +50,9 @@ FILES = {
                    "aliases expand the document to more than 100000 nodes"),
     "recursive_alias": (lambda base: _without(base, "Model") + "Model: &m {name: mlp, again: *m}\n",
                         "recursive alias"),
+    "nested_through_aliases": (lambda base: _without(base, "Model") + "Model:\n  name: mlp\n" + "".join(
+        f"  d{i}: &d{i} " + "[" * 60 + (f"*d{i - 1}" if i else "0") + "]" * 60 + "\n" for i in range(3)),
+        "aliases nest the values deeper than 100 levels"),
     "nested_brackets": (lambda base: _without(base, "Model") + "Model: {name: mlp, hidden_sizes: "
                         + "[" * 5000 + "]" * 5000 + "}\n", "brackets nested deeper than 100 levels"),
     "nested_braces": (lambda base: _without(base, "Model") + "Model: {name: mlp, x: "
