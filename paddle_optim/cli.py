@@ -137,7 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tolerant_output() -> None:
+    """Characters the terminal's encoding lacks (a non-ASCII path under ``PYTHONIOENCODING=ascii`` or a
+    C locale) print as ``\\xfc`` escapes instead of failing every log line with a traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # not a replaced stream (pytest's capture, StringIO)
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    _tolerant_output()
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)

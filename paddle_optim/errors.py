@@ -7,13 +7,24 @@ without a traceback. Programming errors stay ordinary exceptions so that they ke
 from typing import Iterable, List, Union
 
 EXIT_USER_ERROR = 2
+#: An error line longer than this keeps its start (the key) and end (what is allowed) around an elision:
+#: a message that echoes a 15 MB value (an expanded YAML alias, a huge string) stays readable.
+MAX_LINE_CHARS = 500
+
+
+def bounded_line(line: str) -> str:
+    """``line``, or its first and last ~240 characters around a note of how many were left out."""
+    if len(line) <= MAX_LINE_CHARS:
+        return line
+    keep = (MAX_LINE_CHARS - 40) // 2
+    return f"{line[:keep]} ...[{len(line) - 2 * keep} characters omitted]... {line[-keep:]}"
 
 
 class UserError(Exception):
     """One or more problems with the user's input, each a self-contained line."""
 
     def __init__(self, problems: Union[str, Iterable[str]]):
-        self.problems: List[str] = [problems] if isinstance(problems, str) else list(problems)
+        self.problems: List[str] = [bounded_line(p) for p in ([problems] if isinstance(problems, str) else problems)]
         super().__init__("\n".join(self.problems))
 
     @classmethod

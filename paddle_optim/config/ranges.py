@@ -9,9 +9,10 @@ from typing import Mapping
 
 from .schema import Range
 
-#: [0, inf): learning rates, weight decay, noise, warmup start_lr, counts that may be 0.
+#: [0, inf): weight decay, noise, warmup start_lr, counts that may be 0.
 NON_NEGATIVE = Range(0.0)
-#: (0, inf): epsilon, clip norms, loss scales, lengths in epochs or steps.
+#: (0, inf): learning rates (a base rate of 0, or 1e-400 that underflows to it, trains nothing), epsilon,
+#: clip norms, loss scales, lengths in epochs or steps.
 POSITIVE = Range(0.0, low_inclusive=False)
 #: whole numbers >= 1 (with an int field): epochs, batch sizes, widths, intervals.
 COUNT = Range(1)

@@ -31,7 +31,7 @@ from .registry import OptimizerSpec, get_spec
 
 COMMON_FIELDS = {
     "name": Field((str,), help="optimizer name"),
-    "learning_rate": Field((float,), range=NON_NEGATIVE, help="base learning rate"),
+    "learning_rate": Field((float,), range=POSITIVE, help="base learning rate (the peak of the schedule)"),
     "weight_decay": Field((float,), 0.0, NON_NEGATIVE),
     "no_weight_decay": Field((list,), [], check=check_patterns),
     "exclude_1d_from_decay": Field((bool,), True),

@@ -2,7 +2,6 @@
 ``paddle.distributed.launch``), then write the CSV and the plot and print the suggestions."""
 import csv
 import os
-import subprocess
 import sys
 from typing import List
 
@@ -12,7 +11,7 @@ from ..errors import UserError
 from ..optimizers.lookahead import Lookahead
 from ..sections import load_resolved_config
 from ..training import distributed
-from ..training.distributed import launch_command, resolve_device
+from ..training.distributed import launch_command, resolve_device, run_launcher
 from ..training.loop import Run
 from ..training.records import setup_logging
 from ..training.seeding import seed_step
@@ -160,4 +159,4 @@ def _launch(args, config) -> int:
     log_dir = os.path.splitext(args.out)[0] + "_launch_log"
     cmd = launch_command(args.nproc, cli_args, device, log_dir)
     print("launching: " + " ".join(cmd), file=sys.stderr)
-    return subprocess.call(cmd, env=env)  # the launcher streams rank 0's report to our stdout
+    return run_launcher(cmd, env)  # the launcher streams rank 0's report to our stdout

@@ -9,13 +9,12 @@ runs in N processes under ``paddle.distributed.launch`` (CPU: gloo), each regist
 """
 import os
 import runpy
-import subprocess
 import sys
 from typing import Optional, Sequence
 
 from ..errors import UserError
 from . import register, suite_at
-from ..training.distributed import launch_command, resolve_device
+from ..training.distributed import launch_command, resolve_device, run_launcher
 
 def suite_root(script: str) -> str:
     """The directory the suite's scripts run from: the parent of ``tools/``, else the script's own."""
@@ -62,5 +61,5 @@ def suite_train_command(args) -> int:
     if device == "cpu":
         env.setdefault("PADDLE_DISTRI_BACKEND", "gloo")  # CPU ranks talk over gloo
     log_dir = os.path.abspath(args.log_dir) if args.log_dir else None
-    return subprocess.call(launch_command(args.nproc, ["suite-train"] + forwarded, device, log_dir), env=env,
-                           cwd=suite_root(args.script))
+    return run_launcher(launch_command(args.nproc, ["suite-train"] + forwarded, device, log_dir), env,
+                        cwd=suite_root(args.script))

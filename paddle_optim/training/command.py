@@ -6,7 +6,6 @@ changed, so a mistake never damages an earlier run's outputs.
 """
 import logging
 import os
-import subprocess
 import sys
 from typing import Any, Mapping, Optional
 
@@ -14,7 +13,7 @@ from ..errors import ConfigError, UserError
 from ..schedulers.lint import lint_config
 from ..sections import load_resolved_config
 from . import checkpoint, distributed
-from .distributed import all_reduce_sum, launch_command, resolve_device
+from .distributed import all_reduce_sum, launch_command, resolve_device, run_launcher
 from .loop import Run, train
 from .records import EVAL_LOG, TRAIN_LOG, NoRecords, RunRecords, rows_up_to, setup_logging
 
@@ -136,9 +135,18 @@ def train_command(args) -> int:
 
 
 def _launch(args, config: Mapping[str, Any]) -> int:
-    """Re-run this command in ``--nproc`` processes through ``paddle.distributed.launch``."""
+    """Re-run this command in ``--nproc`` processes through ``paddle.distributed.launch``.
+
+    What a rank would refuse before writing (a ``--resume`` path without a checkpoint, a damaged one)
+    is checked here first, once: the launcher would otherwise refresh ``launch_log`` in the earlier
+    run's directory and every rank print the error among its environment dump. A stop (SIGTERM, Ctrl-C)
+    ends the whole job: :func:`~paddle_optim.training.distributed.run_launcher`.
+    """
     device = config["Global"]["device"]
     device = resolve_device(device) if device == "auto" else device  # gpu without CUDA: each rank reports it
+    prefix = find_resume(args.resume, config["Global"]["output_dir"])
+    if prefix is not None:
+        checkpoint.load(prefix)  # sizes, digests, every file unpickles
     train_args = ["-c", args.config] + [a for o in args.override for a in ("-o", o)]
     if args.resume is not None:
         train_args += ["--resume", args.resume]
@@ -148,4 +156,4 @@ def _launch(args, config: Mapping[str, Any]) -> int:
     log_dir = os.path.join(config["Global"]["output_dir"], "launch_log")
     cmd = launch_command(args.nproc, ["train"] + train_args, device, log_dir)
     print("launching: " + " ".join(cmd), file=sys.stderr)
-    return subprocess.call(cmd, env=env)
+    return run_launcher(cmd, env)
