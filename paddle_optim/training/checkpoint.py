@@ -27,7 +27,7 @@ import os
 import pickle
 import re
 import shutil
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import paddle
 
@@ -162,11 +162,12 @@ def resolve_prefix(path: str) -> str:
     return path
 
 
-def newest_complete(checkpoint_dir: str) -> Optional[str]:
+def newest_complete(checkpoint_dir: str, belongs: Optional[Callable[[Dict[str, Any]], bool]] = None) -> Optional[str]:
     """Prefix of the valid checkpoint with the highest global step among ``latest`` and ``epoch_N``, or None.
 
     A damaged candidate (truncated, corrupt, foreign: anything :func:`load` rejects) is skipped with a
-    warning, so ``--resume`` without a path falls back to the newest checkpoint that still loads.
+    warning, so ``--resume`` without a path falls back to the newest checkpoint that still loads. So is
+    one whose ``.pdstates`` ``belongs`` rejects (another run's: ``training.rundir.OwnCheckpoints``).
     """
     if not os.path.isdir(checkpoint_dir):
         return None
@@ -181,6 +182,10 @@ def newest_complete(checkpoint_dir: str) -> Optional[str]:
             states = _load_file(prefix + ".pdstates")
         except UserError as err:
             log.warning(f"--resume: skipping {prefix}: {err}")
+            continue
+        if belongs is not None and isinstance(states, dict) and not belongs(states):
+            log.warning(f"--resume: skipping {prefix}: a checkpoint of another run (run_id "
+                        f"{states.get('run_id', 'none')}, not this directory's run.json)")
             continue
         steps[prefix] = states.get("global_step", -1) if isinstance(states, dict) else -1
     for prefix in sorted(steps, key=steps.get, reverse=True):  # newest first; latest before an equal epoch_N
