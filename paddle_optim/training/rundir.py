@@ -201,13 +201,13 @@ class RunLock:
                               f"(pid {holder.get('pid', '?')} on host {holder.get('host', '?')}, since "
                               f"{holder.get('started', '?')}); wait for it to end, stop it, or choose another "
                               "Global.output_dir") from None
+        try:  # the holder, for the error of the next one (the content of .lock is no file of the run)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(_holder()) + "\n").encode(), 0)
+        except OSError:
+            os.close(fd)
+            raise
         self._fd = fd
-
-    def write_holder(self) -> None:
-        """Record this process as the holder (after every check passed: a refused train writes nothing)."""
-        data = (json.dumps(_holder()) + "\n").encode()
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, data, 0)
 
     def release(self) -> None:
         # The file stays: removing a lock file races with a process that has just opened it.
@@ -271,8 +271,9 @@ class RunDir:
             raise ConfigError("Global.output_dir", f"cannot create directory {self.output_dir}: {err.strerror} "
                               f"({err.filename}); allowed: a writable directory path") from None
         with disk_errors(self.output_dir):
-            self._check_ownership()  # before creating .lock: a refused run writes nothing
             try:
+                self.lock.acquire(create=False)  # a train that started meanwhile is named as such
+                self._check_ownership()  # before creating .lock: a refused run writes nothing
                 self.lock.acquire()
             except OSError as err:
                 raise with_path(err, self.lock.path) from None
@@ -288,7 +289,6 @@ class RunDir:
                 resumes = identity.setdefault("resumes", [])
                 resumes.append(dict(_holder(), checkpoint=resumed_from))
             write_atomic(os.path.join(self.output_dir, RUN_FILE), json.dumps(identity, indent=1) + "\n")
-            self.lock.write_holder()
         self.run_id = identity["run_id"]
         return self.run_id
 
