@@ -1,18 +1,22 @@
 """A run directory belongs to one run (issue 15, item 3) and a full or read-only disk is one error line
-that changes nothing of the earlier run (item 6), through the real CLI.
+that changes nothing of the earlier run (item 6), through the real CLI (in this process where a subprocess is
+not needed, so Paddle is imported once).
 
 * starting over an existing run: a table of ways (plain, ``--resume`` of a checkpoint elsewhere,
-  ``--overwrite``, ``--resume``, a directory whose run never wrote a result) -> refused with one line and
-  every byte unchanged, or moved aside intact, or continued with the same identity;
+  ``--overwrite``, ``--resume``, ``--resume`` of its own ``epoch_1``) -> refused with one line and every byte
+  unchanged, or moved aside intact, or continued with the same identity; a directory whose run never wrote a
+  result does not block;
 * ``--resume`` never continues another run's ``epoch_N`` that ended up in ``checkpoints/``;
-* two trains on one directory: the second is refused naming the first's PID and host, writes nothing;
+* while a train runs, a second (fresh, resume, overwrite, ``--nproc 2``) is refused naming the first's PID and
+  host and writes nothing; after a SIGKILL of the first, no stale lock;
 * ``train --nproc 2``: the launching process holds the lock (its ranks do not deadlock on it), the ranks'
   checkpoints carry its run_id, and a second job is refused before its launcher touches ``launch_log``;
-* a real full file system (a size-limited tmpfs in a user + mount namespace, ``unshare -rm``) at several
-  fill levels, a file-size limit (RLIMIT_FSIZE: EFBIG, needs nothing) and a read-only bind mount
-  (EROFS; or ``chmod`` when not root): one ``error: Global.output_dir: ...`` line naming the file, exit 2,
-  no temporary file left, the earlier checkpoints load, and no CSV row or VisualDL point of the earlier
-  run is lost.
+* :data:`DISK_CASES` in one driver process (``rel_disk_driver.py``): a real full file system (a 2 MB tmpfs
+  in a user + mount namespace, ``unshare -rm``) at five fill levels that fail five different writes, a new run
+  on a full disk, a read-only bind mount (EROFS; ``chmod`` when not root and without namespaces) and a
+  file-size limit (RLIMIT_FSIZE: EFBIG, needs nothing): one ``error: Global.output_dir: ...`` line naming the
+  file, exit 2, no temporary file left, the earlier checkpoints load, no CSV row or VisualDL point of the
+  earlier run is lost, and a read-only directory is byte-identical.
 """
 import glob
 import json
@@ -212,7 +216,8 @@ SECOND = [[], ["--resume"], ["--overwrite"], ["--nproc", "2"], ["--nproc", "2", 
 
 def test_second_train_on_a_directory_is_refused(tmp_path, capsys):
     """While a train runs (a subprocess holding the lock), a second one (fresh, resume, overwrite, a 2-rank job)
-    on its directory is one line naming the first's PID and host, and writes nothing."""
+    on its directory is one line naming the first's PID and host, and writes nothing; once the first is
+    SIGKILLed, ``--resume`` proceeds."""
     cfg, out = configs.write_config(tmp_path, "busy", BASE, {"Global": {"epochs": 100000}})
     first = subprocess.Popen([sys.executable, "-m", "paddle_optim", "train", "-c", cfg], stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, env=child_env(), start_new_session=True)
@@ -232,8 +237,11 @@ def test_second_train_on_a_directory_is_refused(tmp_path, capsys):
         with open(out / "train.log") as fh:  # nothing of the others in the first's log
             assert "resumed from" not in fh.read()[log_size:]
     finally:
-        kill_group(first)
+        kill_group(first)  # SIGKILL
         first.communicate()
+    # The kernel dropped the dead holder's lock: no stale lock to clean up.
+    code, log = train(capsys, cfg, "--resume", "-o", "Global.epochs=1")
+    assert code == 0, log[-3000:]
 
 
 def test_nproc_job_holds_one_lock(tmp_path, capsys):
