@@ -12,6 +12,7 @@
 ``metrics.json``    the summary ``compare`` reads (see :func:`write_metrics`)
 ``curves.png``      loss, metric and learning rate against the step
 ``config.yaml``     the resolved config
+``run.json``        the run's identity, ``.lock`` its lock, ``previous/`` runs moved aside (:mod:`.rundir`)
 ==================  ===============================================================================
 
 On resume the CSV files and the VisualDL records keep only what is up to the checkpoint's step, so
@@ -32,7 +33,7 @@ from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
 import yaml
 
 from . import checkpoint
-from .rundir import remove_quietly, with_path, write_atomic
+from .rundir import remove_quietly, with_path, write_atomic, write_durably
 
 #: The files of a run directory (``Global.output_dir``), declared once; ``compare`` reads them back.
 LOG_FILE = "train.log"
@@ -149,19 +150,6 @@ class CsvLog:
             self._fh.close()
         except OSError as err:
             raise with_path(err, self.path) from None
-
-
-def write_durably(path: str, data: bytes) -> None:
-    """``path`` holds ``data``, flushed to disk; on a failed write the partial file is removed and the
-    error names ``path``."""
-    try:
-        with open(path, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except OSError as err:
-        remove_quietly(path)
-        raise with_path(err, path) from None
 
 
 def _fmt(value: Any) -> Any:

@@ -30,7 +30,7 @@ import socket
 import uuid
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
-from ..errors import ConfigError, UserError
+from ..errors import ConfigError
 
 log = logging.getLogger("paddle_optim.train")
 
@@ -71,19 +71,24 @@ def remove_quietly(path: str) -> None:
         os.remove(path)
 
 
+def write_durably(path: str, data: bytes) -> None:
+    """``path`` holds ``data``, flushed to disk; on a failed write the partial file is removed and the
+    error names ``path``."""
+    try:
+        with open(path, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as err:
+        remove_quietly(path)
+        raise with_path(err, path) from None
+
+
 def write_atomic(path: str, text: str) -> None:
     """``path`` holds ``text`` entirely or keeps what it held: a flushed ``.tmp``, renamed over it. On a
     failed write the ``.tmp`` is removed and the error names ``path``."""
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        remove_quietly(tmp)
-        raise with_path(err, path) from None
+    write_durably(path + ".tmp", text.encode("utf-8"))
+    os.replace(path + ".tmp", path)
 
 
 @contextlib.contextmanager
@@ -172,7 +177,7 @@ def own_checkpoints(output_dir: str, resume: Optional[str]) -> Optional[OwnCheck
 
 
 class RunLock:
-    """``fcntl.flock`` on ``<output_dir>/.lock``; :meth:`acquire` raises a UserError naming the holder."""
+    """``fcntl.flock`` on ``<output_dir>/.lock``; :meth:`acquire` raises a ConfigError naming the holder."""
 
     def __init__(self, output_dir: str):
         self.path = os.path.join(output_dir, LOCK_FILE)
