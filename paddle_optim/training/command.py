@@ -114,6 +114,8 @@ def train_command(args) -> int:
         # whole job, before the launcher writes launch_log into it; its ranks adopt the identity.
         claim = rundir.RunDir(config["Global"]["output_dir"], args.resume, overwrite)
         try:
+            if args.resume not in (None, "auto"):  # a missing checkpoint is its own error, not "the directory is taken"
+                find_resume(args.resume, config["Global"]["output_dir"])
             run_id = claim.start()
             with _environ(rundir.RUN_ID_ENV, run_id):
                 return _launch(args, config)

@@ -252,10 +252,12 @@ def test_nproc_job_holds_one_lock(tmp_path, capsys):
     assert code == 0, log[-3000:]
     assert states_run_id(out / "checkpoints" / "latest") == run_id(out)
     before = snapshot(out)
-    code, log = train(capsys, cfg, "--nproc", "2")
-    assert_one_error(code, log, "holds the files of run " + run_id(out))
-    assert "launching:" not in log
-    assert snapshot(out) == before  # launch_log included
+    for args, expected in ((["--nproc", "2"], "holds the files of run " + run_id(out)),
+                           (["--nproc", "2", "--resume", tmp_path / "nowhere"], "--resume: no checkpoint at")):
+        code, log = train(capsys, cfg, *args)
+        assert_one_error(code, log, expected)
+        assert "launching:" not in log
+        assert snapshot(out) == before  # launch_log included
 
 
 # --- item 6: full, size-limited and read-only disks --------------------------------------------------
