@@ -183,20 +183,30 @@ class RunLock:
         self.path = os.path.join(output_dir, LOCK_FILE)
         self._fd: Optional[int] = None
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
-    def acquire(self, create: bool = True) -> None:
-        """Take the lock (creating ``.lock`` if ``create``; without it an absent file is not locked)."""
+    def probe(self) -> None:
+        """Raise the error :meth:`acquire` would if another process holds the lock; write nothing."""
         if self._fd is not None:
             return
         try:
-            fd = os.open(self.path, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
+            os.close(self._locked(os.O_RDONLY))  # flock needs no write access
         except FileNotFoundError:
-            if create:
-                raise
+            pass
+
+    def acquire(self) -> None:
+        """Take the lock (creating ``.lock``) and write this process into it as the holder."""
+        if self._fd is not None:
             return
+        fd = self._locked(os.O_RDWR | os.O_CREAT)
+        try:  # the holder, for the error of the next one (.lock is no file of the run)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(_holder()) + "\n").encode(), 0)
+        except OSError:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def _locked(self, flags: int) -> int:
+        fd = os.open(self.path, flags, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -206,13 +216,7 @@ class RunLock:
                               f"(pid {holder.get('pid', '?')} on host {holder.get('host', '?')}, since "
                               f"{holder.get('started', '?')}); wait for it to end, stop it, or choose another "
                               "Global.output_dir") from None
-        try:  # the holder, for the error of the next one (the content of .lock is no file of the run)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, (json.dumps(_holder()) + "\n").encode(), 0)
-        except OSError:
-            os.close(fd)
-            raise
-        self._fd = fd
+        return fd
 
     def release(self) -> None:
         # The file stays: removing a lock file races with a process that has just opened it.
@@ -248,7 +252,7 @@ class RunDir:
         if not os.path.isdir(output_dir):
             return
         try:
-            self.lock.acquire(create=False)  # a running train is named before anything else is checked
+            self.lock.probe()  # a running train is named before anything else is checked
             if self.continues:  # held while this run validates: resume may finish an interrupted save
                 self.lock.acquire()
         except OSError as err:  # an unreadable or read-only directory
@@ -277,7 +281,7 @@ class RunDir:
                               f"({err.filename}); allowed: a writable directory path") from None
         with disk_errors(self.output_dir):
             try:
-                self.lock.acquire(create=False)  # a train that started meanwhile is named as such
+                self.lock.probe()  # a train that started meanwhile is named as such
                 self._check_ownership()  # before creating .lock: a refused run writes nothing
                 self.lock.acquire()
             except OSError as err:

@@ -197,18 +197,19 @@ def test_resume_ignores_another_runs_epoch_n(earlier_run, tmp_path, capsys):
     assert states_run_id(out / "checkpoints" / "latest") == run_id(out) != run_id(earlier_run[1])
 
 
-def _wait_for_lock(path, pid, proc, timeout=120):
+def _wait_for_run(out, pid, proc, timeout=120):
+    """Until ``proc`` holds the lock of ``out`` and trains (its train.log exists)."""
     deadline = time.monotonic() + timeout  # a hang guard, not a timing assertion
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()[0][-3000:]
         try:
-            with open(path) as fh:
-                if json.load(fh).get("pid") == pid:
+            with open(out / ".lock") as fh:
+                if json.load(fh).get("pid") == pid and os.path.exists(out / "train.log"):
                     return
         except (OSError, ValueError):
             pass
         time.sleep(0.2)
-    pytest.fail(f"{path} never named pid {pid}")
+    pytest.fail(f"{out} never held by pid {pid}")
 
 
 SECOND = [[], ["--resume"], ["--overwrite"], ["--nproc", "2"], ["--nproc", "2", "--resume"]]
@@ -222,7 +223,7 @@ def test_second_train_on_a_directory_is_refused(tmp_path, capsys):
     first = subprocess.Popen([sys.executable, "-m", "paddle_optim", "train", "-c", cfg], stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, env=child_env(), start_new_session=True)
     try:
-        _wait_for_lock(out / ".lock", first.pid, first)
+        _wait_for_run(out, first.pid, first)
         with open(out / "run.json", "rb") as fh:
             identity = fh.read()
         log_size = os.path.getsize(out / "train.log")
