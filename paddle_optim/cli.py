@@ -75,8 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model from a YAML config")
     _add_config_args(p)
-    p.add_argument("--resume", nargs="?", const="auto", default=None, metavar="PATH",
-                   help="continue from a checkpoint; without PATH, the newest complete one in the run's output dir")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--resume", nargs="?", const="auto", default=None, metavar="PATH",
+                       help="continue from a checkpoint; without PATH, the newest complete one of the run in "
+                            "Global.output_dir")
+    start.add_argument("--overwrite", action="store_true",
+                       help="start a new run in a Global.output_dir that holds an earlier run's files: they are "
+                            "moved into <output_dir>/previous/<time>-<run id>/, never deleted")
     p.add_argument("--nproc", type=_positive_int, default=None, metavar="N",
                    help="launch N processes with paddle.distributed.launch (one per GPU, or CPU/gloo)")
     p.set_defaults(handler=_train)

@@ -9,7 +9,7 @@ from typing import Iterable, List, Union
 EXIT_USER_ERROR = 2
 #: An error line longer than this keeps its start (the key) and end (what is allowed) around an elision:
 #: a message that echoes a 15 MB value (an expanded YAML alias, a huge string) stays readable.
-MAX_LINE_CHARS = 500
+MAX_LINE_CHARS = 900
 
 
 def bounded_line(line: str) -> str:

@@ -28,8 +28,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELIABILITY_TESTS = os.path.join(ROOT, "tests", "reliability")
-sys.path.insert(0, RELIABILITY_TESTS)  # the fault-injection runner and the comparison helpers live with the tests
-sys.path.insert(0, os.path.join(ROOT, "tests", "support"))  # their configs and launch helpers
+# The fault-injection runner and the comparison helpers live with the tests (and use tests/support).
+sys.path[:0] = [RELIABILITY_TESTS, os.path.join(ROOT, "tests", "support")]
 
 from rel_helpers import (FAULT_TRAIN, RESUME_CONFIG, assert_same_run, child_env, load_checkpoint,  # noqa: E402
                          write_config)

@@ -24,10 +24,13 @@ def _cpu_and_seed():
 
 def _snapshot(directory):
     """Every file under ``directory``: relative path -> (size, mtime_ns, sha1); equal snapshots mean
-    nothing was written, replaced or touched."""
+    nothing was written, replaced or touched. ``.lock`` aside: it names the last process that held the
+    directory's lock (training.rundir), which a refused ``--resume`` may have been; it is no file of the run."""
     files = {}
     for root, _, names in os.walk(directory):
         for name in names:
+            if name == ".lock":
+                continue
             path = os.path.join(root, name)
             with open(path, "rb") as fh:
                 digest = hashlib.sha1(fh.read()).hexdigest()

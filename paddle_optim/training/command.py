@@ -4,15 +4,16 @@ Order matters for users: the config (with ``-o`` overrides) is resolved and lint
 measured and the resume checkpoint located BEFORE anything in ``Global.output_dir`` is created or
 changed, so a mistake never damages an earlier run's outputs.
 """
+import contextlib
 import logging
 import os
 import sys
 from typing import Any, Mapping, Optional
 
-from ..errors import ConfigError, UserError
+from ..errors import UserError
 from ..schedulers.lint import lint_config
 from ..sections import load_resolved_config
-from . import checkpoint, distributed
+from . import checkpoint, distributed, rundir
 from .distributed import all_reduce_sum, launch_command, resolve_device, run_launcher
 from .loop import Run, train
 from .records import EVAL_LOG, TRAIN_LOG, NoRecords, RunRecords, rows_up_to, setup_logging
@@ -30,6 +31,7 @@ def find_resume(resume: Optional[str], output_dir: str, belongs=None) -> Optiona
     checkpoint starts over. When none is intact: a UserError naming them, so that a restart never
     silently replaces them. A path may be a run's output directory (its newest intact checkpoint), a
     ``checkpoints`` directory (its ``latest``), a prefix (``.../epoch_20``) or one of the three files.
+    ``belongs`` is :class:`~paddle_optim.training.rundir.OwnCheckpoints` (only the directory's own run's).
     """
     if resume is None:
         return None
@@ -47,7 +49,7 @@ def find_resume(resume: Optional[str], output_dir: str, belongs=None) -> Optiona
         if damaged:
             raise UserError(
                 f"--resume: no intact checkpoint in {checkpoint_dir}: "
-                + "; ".join(problem for _, problem in damaged)
+                + "; ".join(problem.replace(checkpoint_dir + os.sep, "") for _, problem in damaged)  # short: one line
                 + ". Nothing was changed; resume from a copy of a good checkpoint (--resume PATH), or start "
                   "again with --overwrite (the old files are moved aside)")
         # Killed before its first checkpoint: there is nothing to continue, so start over.
@@ -61,53 +63,60 @@ def find_resume(resume: Optional[str], output_dir: str, belongs=None) -> Optiona
     return prefix
 
 
-def run_training(config: Mapping[str, Any], resume: Optional[str]):
+def run_training(config: Mapping[str, Any], resume: Optional[str], overwrite: bool = False):
     """Train a resolved config in this process (one rank of a launch, or alone).
 
+    ``overwrite``: a new run may move an earlier run's files aside (:mod:`~paddle_optim.training.rundir`).
     Returns ``(run, metrics)``: the :class:`~paddle_optim.training.loop.Run` (model, optimizer, ...)
     and the metrics written to ``metrics.json``.
     """
     g = config["Global"]
     world = distributed.setup(g["device"])
     setup_logging(None, keep_early=world.is_main)
-    # Rank 0 first: locating the checkpoint may finish an interrupted save (renames), which two
-    # processes must not do at once; the others then find the completed files.
-    prefix, problem = None, None
-    if world.is_main:
-        try:
-            prefix = find_resume(resume, g["output_dir"])
-        except UserError as err:  # raised after the barrier, so that no process waits for rank 0 forever
-            problem = err
-    distributed.barrier(world)
-    if problem is not None:
-        raise problem
-    if not world.is_main:
-        prefix = find_resume(resume, g["output_dir"])
-    run = Run(config, world)
-    if world.is_main:
-        for warning in lint_config(config, run.steps_per_epoch, run.schedule):
-            log.warning(f"warning: {warning}")
-    if prefix is not None:
-        run.restore(prefix)  # a corrupt checkpoint fails here, before output_dir is written
-        _check_tables(world, g["output_dir"], run.counters.global_step)  # and so does a damaged table
-    records = NoRecords()  # ranks other than 0 write nothing
-    if world.is_main:
-        try:
-            os.makedirs(g["output_dir"], exist_ok=True)
-        except OSError as err:  # a path through a file, a read-only or missing mount, ...
-            raise ConfigError("Global.output_dir", f"cannot create directory {g['output_dir']}: {err.strerror} ({err.filename}); "
-                              "allowed: a writable directory path") from None
-        setup_logging(g["output_dir"])
-        records = RunRecords(g["output_dir"], config, run.counters.global_step if prefix is not None else None,
-                             run.monitor, [n for m in run.metrics for n in m.names], run.extra_terms)
-    log.info(f"training {config['Model']['name']} with {config['Optimizer']['name']} on "
-             f"{len(run.train_set)} samples: {run.steps_per_epoch} steps/epoch x {g['epochs']} epochs, "
-             f"{world.size} process(es) on {world.device}; output in {g['output_dir']}")
-    with distributed.peer_failures_reported(world, "training"):
-        metrics = train(run, records)
-    if metrics["best_metric"] is not None:
-        log.info(f"done: best {metrics['metric_name']} {metrics['best_metric']:.4f} at epoch {metrics['best_epoch']}, "
-                 f"{metrics['train_seconds']:.1f} s of training, {metrics['samples_per_second'] or 0:.0f} samples/s")
+    launched_id = os.environ.get(rundir.RUN_ID_ENV)  # under `train --nproc N`: the parent claimed the directory
+    claim = None
+    try:
+        # Rank 0 first: claiming checks the directory is this run's (and locks it), and locating the
+        # checkpoint may finish an interrupted save (renames), which two processes must not do at once;
+        # the others then find the completed files.
+        prefix, problem = None, None
+        if world.is_main:
+            try:
+                claim = None if launched_id else rundir.RunDir(g["output_dir"], resume, overwrite)
+                prefix = find_resume(resume, g["output_dir"], rundir.own_checkpoints(g["output_dir"], resume))
+            except UserError as err:  # raised after the barrier, so that no process waits for rank 0 forever
+                problem = err
+        distributed.barrier(world)
+        if problem is not None:
+            raise problem
+        if not world.is_main:
+            prefix = find_resume(resume, g["output_dir"], rundir.own_checkpoints(g["output_dir"], resume))
+        run = Run(config, world)
+        if world.is_main:
+            for warning in lint_config(config, run.steps_per_epoch, run.schedule):
+                log.warning(f"warning: {warning}")
+        if prefix is not None:
+            run.restore(prefix)  # a corrupt checkpoint fails here, before output_dir is written
+            _check_tables(world, g["output_dir"], run.counters.global_step)  # and so does a damaged table
+        records = NoRecords()  # ranks other than 0 write nothing
+        with rundir.disk_errors(g["output_dir"]):
+            if world.is_main:
+                run.run_id = launched_id or claim.start(prefix)
+                setup_logging(g["output_dir"])
+                records = RunRecords(g["output_dir"], config, run.counters.global_step if prefix is not None else None,
+                                     run.monitor, [n for m in run.metrics for n in m.names], run.extra_terms)
+            log.info(f"training {config['Model']['name']} with {config['Optimizer']['name']} on "
+                     f"{len(run.train_set)} samples: {run.steps_per_epoch} steps/epoch x {g['epochs']} epochs, "
+                     f"{world.size} process(es) on {world.device}; output in {g['output_dir']} (run {run.run_id})")
+            with distributed.peer_failures_reported(world, "training"):
+                metrics = train(run, records)
+            if metrics["best_metric"] is not None:
+                log.info(f"done: best {metrics['metric_name']} {metrics['best_metric']:.4f} at epoch "
+                         f"{metrics['best_epoch']}, {metrics['train_seconds']:.1f} s of training, "
+                         f"{metrics['samples_per_second'] or 0:.0f} samples/s")
+    finally:
+        if claim is not None:
+            claim.release()
     return run, metrics
 
 
@@ -126,27 +135,51 @@ def _check_tables(world, output_dir: str, step: int) -> None:
 
 
 def train_command(args) -> int:
-    """CLI adapter: ``args.config``, ``args.override``, ``args.resume`` (None/"auto"/path), ``args.nproc``."""
+    """CLI adapter: ``args.config``, ``args.override``, ``args.resume`` (None/"auto"/path), ``args.nproc``,
+    ``args.overwrite``."""
     config = load_resolved_config(args.config, args.override)
+    overwrite = getattr(args, "overwrite", False)
     if args.nproc and args.nproc > 1 and "PADDLE_TRAINER_ID" not in os.environ:
-        return _launch(args, config)
-    run_training(config, args.resume)
+        # The launching process claims the run directory (checks, lock, --overwrite, run.json) for the
+        # whole job, before the launcher writes launch_log into it; its ranks adopt the identity.
+        claim = rundir.RunDir(config["Global"]["output_dir"], args.resume, overwrite)
+        try:
+            # What a rank would refuse before writing (a --resume path without a checkpoint, a damaged one) is
+            # checked here, once: the launcher would otherwise refresh launch_log in the earlier run's
+            # directory and every rank print the error among its environment dump.
+            output_dir = config["Global"]["output_dir"]
+            prefix = find_resume(args.resume, output_dir, rundir.own_checkpoints(output_dir, args.resume))
+            if prefix is not None:
+                checkpoint.load(prefix)  # sizes, digests, every file unpickles
+            run_id = claim.start()
+            with _environ(rundir.RUN_ID_ENV, run_id):
+                return _launch(args, config)
+        finally:
+            claim.release()
+    run_training(config, args.resume, overwrite)
     return 0
 
 
-def _launch(args, config: Mapping[str, Any]) -> int:
-    """Re-run this command in ``--nproc`` processes through ``paddle.distributed.launch``.
+@contextlib.contextmanager
+def _environ(name: str, value: str):
+    """``os.environ[name] = value`` inside the block (the launcher's children inherit it), restored after."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
-    What a rank would refuse before writing (a ``--resume`` path without a checkpoint, a damaged one)
-    is checked here first, once: the launcher would otherwise refresh ``launch_log`` in the earlier
-    run's directory and every rank print the error among its environment dump. A stop (SIGTERM, Ctrl-C)
-    ends the whole job: :func:`~paddle_optim.training.distributed.run_launcher`.
-    """
+
+def _launch(args, config: Mapping[str, Any]) -> int:
+    """Re-run this command in ``--nproc`` processes through ``paddle.distributed.launch`` (the checks a
+    rank would make before writing were made by :func:`train_command`). A stop (SIGTERM, Ctrl-C) ends the
+    whole job: :func:`~paddle_optim.training.distributed.run_launcher`."""
     device = config["Global"]["device"]
     device = resolve_device(device) if device == "auto" else device  # gpu without CUDA: each rank reports it
-    prefix = find_resume(args.resume, config["Global"]["output_dir"])
-    if prefix is not None:
-        checkpoint.load(prefix)  # sizes, digests, every file unpickles
     train_args = ["-c", args.config] + [a for o in args.override for a in ("-o", o)]
     if args.resume is not None:
         train_args += ["--resume", args.resume]

@@ -83,6 +83,7 @@ class Run:
                                          shuffle=data["shuffle"], drop_last=data["drop_last"], seed=g["seed"])
         self.counters = Counters()
         self.restored_from: Optional[str] = None  # the checkpoint prefix of a resumed run
+        self.run_id: Optional[str] = None  # the run directory's identity (training.rundir), in every checkpoint
 
     def _dry_run(self) -> List[str]:
         """One small training batch through the model (eval mode, no gradient), the loss and every metric,
@@ -127,7 +128,7 @@ class Run:
             "run": self.counters.state_dict(), "global_step": self.counters.global_step,
             "schedule": self.schedule.state_dict(), "scaler": self.amp.state_dict(),
             "ema": self.ema.state_dict() if self.ema else None, "rng": rng_state(), "config": dict(self.config),
-            "data_layout": self._data_layout(), "train_weights": train_weights})
+            "data_layout": self._data_layout(), "train_weights": train_weights, "run_id": self.run_id})
 
     def restore(self, prefix: str) -> None:
         model_state, optimizer_state, states = checkpoint.load(prefix)

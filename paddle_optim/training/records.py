@@ -12,25 +12,29 @@
 ``metrics.json``    the summary ``compare`` reads (see :func:`write_metrics`)
 ``curves.png``      loss, metric and learning rate against the step
 ``config.yaml``     the resolved config
+``run.json``        the run's identity, ``.lock`` its lock, ``previous/`` runs moved aside (:mod:`.rundir`)
 ==================  ===============================================================================
 
 On resume the CSV files and the VisualDL records keep only what is up to the checkpoint's step, so
 a run that was killed and resumed leaves the same tables and curves as one that never stopped.
 """
+import contextlib
 import csv
 import glob
+import io
 import json
 import logging
 import logging.handlers
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import yaml
 
 from ..errors import UserError
 from . import checkpoint
+from .rundir import remove_quietly, with_path, write_atomic, write_durably
 
 #: The files of a run directory (``Global.output_dir``), declared once; ``compare`` reads them back.
 LOG_FILE = "train.log"
@@ -71,7 +75,7 @@ def setup_logging(output_dir: Optional[str], keep_early: bool = True) -> None:
         if keep_early:
             log.addHandler(logging.handlers.MemoryHandler(capacity=100000, flushLevel=logging.CRITICAL + 1))
         return
-    file_handler = logging.FileHandler(os.path.join(output_dir, LOG_FILE), encoding="utf-8")
+    file_handler = _RunLogFile(os.path.join(output_dir, LOG_FILE), encoding="utf-8")
     file_handler.setFormatter(fmt)
     for memory in early:
         memory.setTarget(file_handler)
@@ -79,27 +83,67 @@ def setup_logging(output_dir: Optional[str], keep_early: bool = True) -> None:
     log.addHandler(file_handler)
 
 
-class CsvLog:
-    """An append-only CSV table, truncated to ``step <= resume_step`` when a run resumes."""
+class _RunLogFile(logging.FileHandler):
+    """``train.log``. A failed write (a full disk) is an error of the run, raised from the log call: not
+    logging's ``--- Logging error ---`` traceback after which the run goes on without its log."""
 
-    def __init__(self, path: str, columns: Sequence[str], resume_step: Optional[int]):
+    def handleError(self, record: logging.LogRecord) -> None:
+        err = sys.exc_info()[1]
+        if not isinstance(err, OSError):
+            super().handleError(record)
+            return
+        log.removeHandler(self)
+        with contextlib.suppress(OSError):
+            self.close()
+        raise with_path(err, self.baseFilename)
+
+
+class CsvLog:
+    """An append-only CSV table, truncated to ``step <= resume_step`` when a run resumes.
+
+    Two steps, so that a failing write (a full disk) never loses rows of the earlier run: the constructor
+    writes the kept rows to ``<path>.tmp`` (flushed to disk), :meth:`commit` renames it over ``path`` and
+    opens it for appending; :meth:`abort` removes the ``.tmp``. ``commit=True`` does both at once.
+    """
+
+    def __init__(self, path: str, columns: Sequence[str], resume_step: Optional[int], commit: bool = True):
         self.path, self.columns = path, tuple(columns)
         kept = rows_up_to(path, resume_step) if resume_step is not None else []
-        self._fh = open(path, "w", newline="", encoding="utf-8")
+        self._fh: Optional[IO[str]] = None
+        table = io.StringIO()
+        writer = csv.DictWriter(table, fieldnames=self.columns)
+        writer.writeheader()
+        writer.writerows(kept)
+        write_durably(path + ".tmp", table.getvalue().encode("utf-8"))
+        if commit:
+            self.commit()
+
+    def commit(self) -> None:
+        os.replace(self.path + ".tmp", self.path)
+        self._fh = open(self.path, "a", newline="", encoding="utf-8")
         self._writer = csv.DictWriter(self._fh, fieldnames=self.columns)
-        self._writer.writeheader()
-        self._writer.writerows(kept)
-        self._fh.flush()
+
+    def abort(self) -> None:
+        remove_quietly(self.path + ".tmp")
 
     def write(self, row: Mapping[str, Any]) -> None:
         """One row: the table's columns from ``row`` (other keys are not columns of this table)."""
-        self._writer.writerow({k: _fmt(row.get(k)) for k in self.columns})
+        try:
+            self._writer.writerow({k: _fmt(row.get(k)) for k in self.columns})
+        except OSError as err:
+            raise with_path(err, self.path) from None
 
     def flush(self) -> None:
-        self._fh.flush()
+        try:
+            self._fh.flush()
+        except OSError as err:
+            raise with_path(err, self.path) from None
 
     def close(self) -> None:
-        self._fh.close()
+        try:
+            self._fh.close()
+        except OSError as err:
+            raise with_path(err, self.path) from None
 
 
 def rows_up_to(path: str, step: int) -> List[Dict[str, str]]:
@@ -160,32 +204,69 @@ def read_csv(path: str) -> List[Dict[str, str]]:
 
 
 class VisualDL:
-    """``visualdl.LogWriter`` under ``<output_dir>/vdl``; rank 0 only.
+    """VisualDL records under ``<output_dir>/vdl``, written synchronously by this process; rank 0 only.
 
-    Scalars are handed to the writer in batches, at most every ``WRITE_SECONDS`` and at every
-    :meth:`flush` (before each checkpoint): every ``add_scalar`` wakes VisualDL's writer thread,
-    which then takes the GIL from the training loop; one point per ``log_interval`` handed over
-    one at a time cost the quickstart about 5 % of its step rate.
+    The records are VisualDL's own (``visualdl.writer.record_writer.RecordWriter`` framing of
+    ``visualdl.component.base_component`` records: what ``LogWriter`` writes, ``visualdl --logdir``
+    reads), but written here instead of by ``LogWriter``'s thread, which prints and drops a failed write
+    (a full disk) so that the run would go on losing its curves. Scalars are encoded in batches, at most
+    every ``WRITE_SECONDS`` and at every :meth:`flush` (before each checkpoint).
+
+    On resume the earlier files' points up to the checkpoint move into this run's file, so that VisualDL
+    shows every step once: the constructor writes them to a ``.tmp`` file (flushed to disk), :meth:`commit`
+    renames it into place and only then removes the earlier files; a failure before leaves them intact.
+    ``commit=True`` does both at once.
     """
 
     WRITE_SECONDS = 10.0
 
-    def __init__(self, logdir: str, resume_step: Optional[int] = None):
-        from visualdl import LogWriter
+    def __init__(self, logdir: str, resume_step: Optional[int] = None, commit: bool = True):
+        from visualdl.component.base_component import meta_data
 
-        earlier = sorted(glob.glob(os.path.join(logdir, "vdlrecords.*"))) if resume_step is not None else []
-        self._pending: List[tuple] = [point for path in earlier for point in _scalars_up_to(path, resume_step)]
-        # A name of our own: VisualDL's default (the second) would append to an earlier run's file.
-        # Its thread flushes to disk every 30 s or 1000 records.
-        self.writer = LogWriter(logdir=logdir, max_queue=1000, flush_secs=30,
-                                file_name=f"vdlrecords.{time.time_ns()}.log")
+        os.makedirs(logdir, exist_ok=True)
+        # A name of our own, one file per process: VisualDL's default names could collide.
+        self.path = os.path.join(logdir, f"vdlrecords.{time.time_ns()}.log")
+        # Without "vdlrecords" in its name: VisualDL's reader never sees a half-written file.
+        self._tmp = os.path.join(logdir, f".resume.{time.time_ns()}.tmp")
+        for stale in glob.glob(os.path.join(logdir, ".resume.*.tmp")):  # left by a process killed here
+            remove_quietly(stale)
+        self._earlier = sorted(glob.glob(os.path.join(logdir, "vdlrecords.*"))) if resume_step is not None else []
+        self._pending: List[tuple] = _unique(point for path in self._earlier for point in _scalars_up_to(path, resume_step))
+        self._fh: Optional[IO[bytes]] = None
+        self._buffer = io.BytesIO()
+        self._record(meta_data(walltime=round(time.time() * 1000)))
+        self._encode()
+        write_durably(self._tmp, self._take())
         self._written = time.monotonic()
-        if earlier:
-            # A resumed run replays the steps after its checkpoint: the earlier files' points up to
-            # the checkpoint move into this run's file, so that VisualDL shows every step once.
-            self.flush()
-            for path in earlier:
-                os.remove(path)
+        if commit:
+            self.commit()
+
+    def commit(self) -> None:
+        os.replace(self._tmp, self.path)
+        for path in self._earlier:  # their points are in this run's file now
+            os.remove(path)
+        self._fh = open(self.path, "ab", buffering=0)  # every write reaches the file: see _write
+        self._size = os.path.getsize(self.path)
+
+    def abort(self) -> None:
+        remove_quietly(self._tmp)
+
+    def _record(self, record) -> None:
+        from visualdl.writer.record_writer import RecordWriter
+
+        RecordWriter(self._buffer).write(record.SerializeToString())
+
+    def _take(self) -> bytes:
+        data = self._buffer.getvalue()
+        self._buffer = io.BytesIO()
+        return data
+
+    def _encode(self) -> None:
+        from visualdl.component.base_component import scalar
+
+        for tag, value, step, walltime in self._pending:
+            self._record(scalar(tag=tag, value=value, step=step, walltime=walltime))
+        self._pending = []
 
     def scalars(self, values: Mapping[str, Optional[float]], step: int) -> None:
         walltime = round(time.time() * 1000)  # VisualDL's unit; taken now, not when the batch is written
@@ -194,24 +275,47 @@ class VisualDL:
             self._write()
 
     def _write(self) -> None:
-        for tag, value, step, walltime in self._pending:
-            self.writer.add_scalar(tag=tag, value=value, step=step, walltime=walltime)
-        self._pending = []
+        self._encode()
+        data = memoryview(self._take())
+        try:
+            while data:
+                data = data[self._fh.write(data):]
+        except OSError as err:
+            # A cut-off record makes VisualDL's reader reject the whole file (and a resume then drop it):
+            # back to the last complete record.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fh.fileno(), self._size)
+            raise with_path(err, self.path) from None
+        self._size = os.path.getsize(self.path)
         self._written = time.monotonic()
 
     def flush(self) -> None:
         self._write()
-        self.writer.flush()
 
     def hyperparameters(self, config: Mapping[str, Any], metrics: Sequence[str]) -> None:
         """The flattened config (numbers; everything else as text) as VisualDL hparams."""
+        from visualdl.component.base_component import hparam
+        from visualdl.utils.md5_util import md5
+
         # VisualDL's protobuf rejects booleans as numbers.
         hparams = {k: str(v) if isinstance(v, bool) else v for k, v in flatten_config(config).items()}
-        self.writer.add_hparams(hparams_dict=hparams, metrics_list=list(metrics))
+        self._record(hparam(name=md5(self.path), hparam_dict=hparams, metric_list=list(metrics),
+                            walltime=round(time.time() * 1000)))
 
     def close(self) -> None:
-        self._write()
-        self.writer.close()
+        self.flush()
+        self._fh.close()
+
+
+def _unique(points) -> List[tuple]:
+    """Points with one ``(tag, step)`` once (a resume killed between its rename and the removal of the
+    earlier files leaves the same points in two files)."""
+    seen, kept = set(), []
+    for point in points:
+        if point[::2] not in seen:
+            seen.add(point[::2])
+            kept.append(point)
+    return kept
 
 
 def _scalars_up_to(path: str, last_step: int) -> List[tuple]:
@@ -244,10 +348,7 @@ def flatten_config(config: Mapping[str, Any], prefix: str = "") -> Dict[str, Any
 def write_metrics(path: str, metrics: Mapping[str, Any]) -> None:
     """``metrics.json``: metric_name, best_metric, final_metric, epochs, global_step, train_seconds,
     samples_per_second, status ("finished" | "diverged"), nonfinite_steps, and more."""
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(dict(metrics), fh, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(dict(metrics), indent=2, sort_keys=True))
 
 
 def plot_curves(output_dir: str, monitor: str = "metric") -> str:
@@ -274,8 +375,14 @@ def plot_curves(output_dir: str, monitor: str = "metric") -> str:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     path = os.path.join(output_dir, CURVES_FILE)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    try:  # a new curves.png or the earlier one, never a truncated one
+        fig.savefig(path + ".tmp", dpi=90, format="png")
+        os.replace(path + ".tmp", path)
+    except OSError as err:
+        remove_quietly(path + ".tmp")
+        raise with_path(err, path) from None
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -290,16 +397,27 @@ class RunRecords:
         self.output_dir = output_dir
         self.checkpoint_dir = os.path.join(output_dir, "checkpoints")
         os.makedirs(self.checkpoint_dir, exist_ok=True)
-        # A metrics.json from an earlier (shorter or diverged) run would claim this one has ended.
-        if os.path.exists(os.path.join(output_dir, METRICS_FILE)):
-            os.remove(os.path.join(output_dir, METRICS_FILE))
-        with open(os.path.join(output_dir, CONFIG_FILE), "w", encoding="utf-8") as fh:
-            yaml.safe_dump(dict(config), fh, sort_keys=False)
         self.monitor = monitor
-        self.train_csv = CsvLog(os.path.join(output_dir, TRAIN_LOG), TRAIN_COLUMNS + tuple(loss_terms), resume_step)
-        self.eval_csv = CsvLog(os.path.join(output_dir, EVAL_LOG), EVAL_COLUMNS + tuple(n for n in metric_names if n != monitor),
-                               resume_step)
-        self.vdl = VisualDL(os.path.join(output_dir, VISUALDL_DIR), resume_step)
+        # Everything new is written (and flushed to disk) before anything of an earlier run is replaced
+        # or removed: a failure on the way (a full disk) leaves the earlier tables and curves as they were.
+        prepared: List[Any] = []
+        try:
+            prepared.append(CsvLog(os.path.join(output_dir, TRAIN_LOG), TRAIN_COLUMNS + tuple(loss_terms), resume_step,
+                                   commit=False))
+            prepared.append(CsvLog(os.path.join(output_dir, EVAL_LOG),
+                                   EVAL_COLUMNS + tuple(n for n in metric_names if n != monitor), resume_step,
+                                   commit=False))
+            prepared.append(VisualDL(os.path.join(output_dir, VISUALDL_DIR), resume_step, commit=False))
+            write_atomic(os.path.join(output_dir, CONFIG_FILE), yaml.safe_dump(dict(config), sort_keys=False))
+        except BaseException:
+            for part in prepared:
+                part.abort()
+            raise
+        self.train_csv, self.eval_csv, self.vdl = prepared
+        # A metrics.json from an earlier (shorter or diverged) run would claim this one has ended.
+        remove_quietly(os.path.join(output_dir, METRICS_FILE))
+        for part in prepared:
+            part.commit()
         self.vdl.hyperparameters(config, [f"eval/{monitor}", "eval/loss"])
 
     def training(self, step: int, epoch: int, values: Mapping[str, Optional[float]]) -> None:
@@ -321,12 +439,15 @@ class RunRecords:
         """Make the tables complete, then write ``checkpoints/<name>.*`` with ``save(prefix)``; the prefix."""
         self.flush()
         prefix = os.path.join(self.checkpoint_dir, name)
-        save(prefix)
+        with _checkpoint_written(prefix):
+            save(prefix)
         return prefix
 
     def copy_checkpoint(self, source_prefix: str, name: str) -> None:
         """``checkpoints/<name>.*`` as a copy of the checkpoint at ``source_prefix``."""
-        checkpoint.copy(source_prefix, os.path.join(self.checkpoint_dir, name))
+        prefix = os.path.join(self.checkpoint_dir, name)
+        with _checkpoint_written(prefix):
+            checkpoint.copy(source_prefix, prefix)
 
     def prune_epochs(self, keep_last: int) -> None:
         """Keep the newest ``keep_last`` ``epoch_N`` checkpoints (0 = all)."""
@@ -339,6 +460,21 @@ class RunRecords:
         self.vdl.close()
         plot_curves(self.output_dir, self.monitor)
         write_metrics(os.path.join(self.output_dir, METRICS_FILE), metrics)
+
+
+@contextlib.contextmanager
+def _checkpoint_written(prefix: str):
+    """A failed checkpoint write (a full disk) leaves no temporary files and the previous ``prefix.*``
+    intact (:func:`checkpoint.recover` drops an uncommitted write); the error names the file."""
+    try:
+        yield
+    except OSError as err:
+        # The last temporary file that exists is the one that was being written.
+        names = [prefix + s for s in (".pdstates.part", ".pdopt.tmp", ".pdparams.tmp")]
+        failed = next((n for n in names if os.path.exists(n)), prefix + checkpoint.SUFFIXES[0])
+        with contextlib.suppress(OSError):
+            checkpoint.recover(prefix)
+        raise with_path(err, failed) from None
 
 
 class NoRecords:
