@@ -35,6 +35,7 @@ from PIL import Image
 
 from paddle_optim.data import build_datasets
 from paddle_optim.data.folder import image_folder
+from paddle_optim.data.transforms import build_transforms, default_transforms
 from paddle_optim.models import build_model
 from paddle_optim.sections import load_resolved_config
 from paddle_optim.training.command import run_training
@@ -115,7 +116,7 @@ def model_fit(root: str, epochs: int):
     """Samples/s of ``paddle.Model.fit`` on the same images, transforms, model, optimizer and batch:
     per wall-clock second and per CPU second of this process (the workers decode the PNGs)."""
     paddle.seed(0)
-    data = image_folder(os.path.join(root, "train"), [CONV["size"]] * 2, [0.5] * 3, [0.5] * 3)
+    data = image_folder(os.path.join(root, "train"), build_transforms(default_transforms([CONV["size"]] * 2, [0.5] * 3, [0.5] * 3)))
     model = paddle.Model(paddle.vision.models.resnet18(num_classes=CONV["classes"]))
     model.prepare(paddle.optimizer.Momentum(learning_rate=CONV["lr"], momentum=CONV["momentum"],
                                             parameters=model.parameters()), paddle.nn.CrossEntropyLoss())
