@@ -6,9 +6,11 @@ number it draws from the main process's numpy generator when an iterator is crea
 augmented run depend on the number of workers and on where it was resumed. Seeding the two
 generators from a key before each sample, and restoring the caller's state after, makes every
 sample's draws independent of the process that computes it and leaves the main process's
-generators (saved in checkpoints) untouched. The generators are global to a process and Paddle's
-single-process DataLoader reads samples in a background thread (two at once when an iterator is
-dropped while the next starts), so every seeded block holds one lock.
+generators (saved in checkpoints) untouched. The generators are global to a process; the trainer
+reads samples in its own thread (:mod:`paddle_optim.data.loader`), but a ``paddle.io.DataLoader``
+without workers over a :class:`~paddle_optim.data.transforms.SeededSamples` reads them in a
+background thread (two at once when an iterator is dropped while the next starts), so every seeded
+block holds one lock.
 """
 import contextlib
 import hashlib
